@@ -1,0 +1,76 @@
+"""The Keras callback that takes a snapshot at the end of every cycle."""
+
+import math
+import sys
+import time
+
+import keras
+import numpy as np
+
+__all__ = ["SnapshotRecorder"]
+
+
+class SnapshotRecorder(keras.callbacks.Callback):
+    """Copy the network's weights to host NumPy arrays at the end of every cycle.
+
+    The training loop runs one Keras epoch per cycle, so ``on_epoch_end`` is the
+    end of a cycle. The copies are independent of the live variables: later
+    training does not change them.
+
+    Parameters
+    ----------
+    cycle_epochs : list of int
+        Epochs of each cycle, to report the epoch at which a snapshot was taken.
+    schedule : callable
+        The learning-rate schedule, evaluated at the cycle's last iteration.
+    verbose : int
+        If > 0, print one line per finished cycle to standard output.
+
+    Attributes
+    ----------
+    weights : list of list of ndarray
+        One entry per finished cycle: the weights, as ``get_weights`` lists them.
+    losses : list of float
+        Mean training loss over each cycle's mini-batches.
+    learning_rates : list of float
+        Learning rate of the last iteration of each cycle.
+    diverged : bool
+        True if a cycle ended with a non-finite loss; training then stops.
+    """
+
+    def __init__(self, cycle_epochs, schedule, verbose=0):
+        super().__init__()
+        self.cycle_epochs = list(cycle_epochs)
+        self.schedule = schedule
+        self.verbose = verbose
+        self.weights = []
+        self.losses = []
+        self.learning_rates = []
+        self.diverged = False
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = float((logs or {}).get("loss", math.nan))
+        last_step = int(self.model.optimizer.iterations.numpy()) - 1
+        self.weights.append([np.array(w, copy=True) for w in self.model.get_weights()])
+        self.losses.append(loss)
+        self.learning_rates.append(float(self.schedule(last_step)))
+        if not math.isfinite(loss):
+            self.diverged = True
+            self.model.stop_training = True
+        if self.verbose > 0:
+            self._report(epoch, loss)
+
+    def _report(self, cycle, loss):
+        n_cycles = len(self.cycle_epochs)
+        done = sum(self.cycle_epochs[: cycle + 1])
+        total = sum(self.cycle_epochs)
+        elapsed = time.perf_counter() - self._started
+        remaining = elapsed / done * (total - done)
+        print(
+            f"cycle {cycle + 1}/{n_cycles}: epoch {done}/{total},"
+            f" loss {loss:.4f}, lr {self.learning_rates[-1]:.3g},"
+            f" {elapsed:.1f}s elapsed, ~{remaining:.1f}s left",
+            file=sys.stdout,
+            flush=True,
+        )

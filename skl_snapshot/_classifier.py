@@ -1,0 +1,604 @@
+"""SnapshotEnsembleClassifier: M networks for the training cost of one."""
+
+import inspect
+import math
+from numbers import Integral, Real
+
+import keras
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from ._network import MemberPredictor, build_mlp
+from ._schedules import cycle_epochs
+from ._scikeras import (
+    ROUTING_PREFIXES,
+    ClassifierLabelEncoder,
+    build_network,
+    is_one_hot_loss,
+    make_loss,
+    routed_params,
+    tensorflow_random_state,
+)
+from ._training import (
+    RESERVED_FIT_ARGUMENTS,
+    make_optimizer,
+    steps_per_cycle,
+    train_snapshots,
+)
+
+__all__ = ["SnapshotEnsembleClassifier"]
+
+# Parameters that act at prediction time and are checked again there, since
+# ``set_params`` on a fitted estimator may change them without refitting.
+_PREDICTION_PARAMETERS = ("n_members", "member_order")
+
+
+class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
+    """Snapshot ensemble of a Keras network: M classifiers for one training run.
+
+    One network is trained with stochastic gradient descent whose learning rate
+    follows ``n_cycles`` cycles of cosine annealing with warm restarts, updated at
+    every mini-batch. At the end of each cycle the network sits in a minimum and its
+    weights are kept as a snapshot; the restart to ``lr_max`` pushes it towards
+    another one. Predictions average the class probabilities of the chosen
+    snapshots (soft voting).
+
+    Parameters
+    ----------
+    model : None, callable or keras.Model, default=None
+        The network. None builds a multi-layer perceptron from
+        ``hidden_layer_sizes`` and ``activation`` with a softmax output. A callable
+        is a scikeras-style builder: it is called with its ``model__*``
+        parameters, the extra keyword arguments given to this estimator, and, if
+        its signature asks for them, ``meta`` (fitted metadata such as
+        ``n_features_in_``, ``n_classes_`` and ``classes_``) and
+        ``compile_kwargs``. A ``keras.Model`` is cloned, with fresh weights, at
+        every ``fit``. The network must output class probabilities: one softmax
+        unit per class, or one sigmoid unit for two classes. Whatever optimizer it
+        was compiled with is replaced by SGD with the snapshot schedule; its loss
+        is kept.
+    hidden_layer_sizes : tuple of int, default=(50,)
+        Units of the hidden layers of the built-in network (``model=None``).
+    activation : str, default="relu"
+        Activation of the hidden layers of the built-in network.
+    epochs : int, default=200
+        Total training budget, in passes over the training data. Split into
+        ``n_cycles`` cycles of ``epochs // n_cycles`` epochs, the last one taking
+        the remainder.
+    n_cycles : int, default=5
+        Number of learning-rate cycles, and so of snapshots. The default gives 40
+        epochs per cycle: enough for a small tabular problem to converge within
+        each cycle, and five members to average.
+    lr_max : float, default=0.05
+        Learning rate at the start of every cycle. Snapshots differ only if the
+        restart is large enough to leave the previous minimum; 0.05 with momentum
+        0.9 does that for standardised inputs without diverging. Lower it for
+        unscaled inputs or if ``fit`` reports divergence.
+    lr_min : float, default=0.0
+        Rate the cosine falls towards at the end of every cycle.
+    momentum : float, default=0.9
+        Momentum of SGD, as in Huang et al. (2017).
+    batch_size : int, default=32
+        Mini-batch size; clipped to the number of training samples.
+    n_members : int or None, default=None
+        How many snapshots vote; None uses all of them. Acts at prediction time:
+        ``set_params(n_members=3)`` on a fitted estimator changes its predictions
+        without refitting.
+    member_order : {"newest", "oldest"}, default="newest"
+        Which snapshots come first. ``"newest"`` takes the last ``n_members``
+        cycles (the paper's choice: later snapshots are usually better);
+        ``"oldest"`` the first ones. Acts at prediction time.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation and shuffling. An int gives the same
+        predictions at every fit on CPU.
+    verbose : int, default=0
+        0 prints nothing; 1 prints one line per finished cycle.
+    **kwargs
+        Routed parameters as in scikeras: ``model__<name>`` goes to the builder,
+        ``optimizer__<name>`` to ``keras.optimizers.SGD`` (``nesterov``,
+        ``weight_decay``, ``clipnorm``...), ``loss`` and ``loss__<name>`` choose
+        the loss of an uncompiled custom network, ``fit__<name>`` goes to
+        ``keras.Model.fit`` (``callbacks``, ``class_weight``...). Un-prefixed extra
+        arguments go to the builder.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during ``fit``, when ``X`` has string column names.
+    n_snapshots_ : int
+        Number of snapshots taken, equal to ``n_cycles``.
+    snapshot_weights_ : list of list of ndarray
+        The weights of each snapshot, oldest first, as ``keras.Model.get_weights``
+        lists them.
+    snapshot_epochs_ : ndarray of shape (n_snapshots_,)
+        The number of epochs completed when each snapshot was taken.
+    snapshot_learning_rates_ : ndarray of shape (n_snapshots_,)
+        The learning rate of the last iteration before each snapshot.
+    learning_rate_history_ : ndarray of shape (t_,)
+        The learning rate of every training iteration.
+    loss_history_ : ndarray of shape (n_snapshots_,)
+        Mean training loss over the mini-batches of each cycle.
+    n_iter_ : int
+        Number of epochs run.
+    t_ : int
+        Number of optimizer iterations (mini-batches) run.
+
+    See Also
+    --------
+    CyclicCosineAnnealing : The learning-rate schedule, as a Keras schedule.
+    sklearn.neural_network.MLPClassifier : A single network, trained by scikit-learn.
+    sklearn.ensemble.VotingClassifier : Soft voting over independently fitted models.
+
+    References
+    ----------
+    .. [1] Huang, G., Li, Y., Pleiss, G., Liu, Z., Hopcroft, J. E. and Weinberger,
+       K. Q. (2017). Snapshot Ensembles: Train 1, get M for free. ICLR.
+       arXiv:1704.00109.
+    .. [2] Loshchilov, I. and Hutter, F. (2017). SGDR: Stochastic Gradient Descent
+       with Warm Restarts. ICLR. arXiv:1608.03983.
+    .. [3] Smith, L. N. (2017). Cyclical Learning Rates for Training Neural
+       Networks. WACV. arXiv:1506.01186.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skl_snapshot import SnapshotEnsembleClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = make_pipeline(
+    ...     StandardScaler(),
+    ...     SnapshotEnsembleClassifier(epochs=40, n_cycles=4, random_state=0),
+    ... ).fit(X, y)
+    >>> clf[-1].n_snapshots_
+    4
+    >>> clf.predict_proba(X[:1]).shape
+    (1, 3)
+    """
+
+    _parameter_constraints = {
+        "model": [None, callable, keras.Model],
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [str, callable],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "n_cycles": [Interval(Integral, 1, None, closed="left")],
+        "lr_max": [Interval(Real, 0, None, closed="neither")],
+        "lr_min": [Interval(Real, 0, None, closed="left")],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "n_members": [None, Interval(Integral, 1, None, closed="left")],
+        "member_order": [StrOptions({"newest", "oldest"})],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        model=None,
+        *,
+        hidden_layer_sizes=(50,),
+        activation="relu",
+        epochs=200,
+        n_cycles=5,
+        lr_max=0.05,
+        lr_min=0.0,
+        momentum=0.9,
+        batch_size=32,
+        n_members=None,
+        member_order="newest",
+        random_state=None,
+        verbose=0,
+        **kwargs,
+    ):
+        self.model = model
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.epochs = epochs
+        self.n_cycles = n_cycles
+        self.lr_max = lr_max
+        self.lr_min = lr_min
+        self.momentum = momentum
+        self.batch_size = batch_size
+        self.n_members = n_members
+        self.member_order = member_order
+        self.random_state = random_state
+        self.verbose = verbose
+        vars(self).update(kwargs)
+
+    # -- parameters -------------------------------------------------------------
+
+    @classmethod
+    def _named_parameters(cls):
+        return [
+            name
+            for name, parameter in inspect.signature(cls.__init__).parameters.items()
+            if name != "self" and parameter.kind != parameter.VAR_KEYWORD
+        ]
+
+    def _extra_parameter_names(self):
+        """Names of the ``**kwargs`` given at construction or by ``set_params``."""
+        named = set(self._named_parameters())
+        return sorted(
+            name
+            for name in vars(self)
+            if name not in named and not name.startswith("_") and not name.endswith("_")
+        )
+
+    def get_params(self, deep=True):
+        """Get the parameters of this estimator, routed ones included.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            If True, also return the parameters of contained estimators.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        params = super().get_params(deep=deep)
+        params.update({name: getattr(self, name) for name in self._extra_parameter_names()})
+        return params
+
+    def set_params(self, **params):
+        """Set the parameters of this estimator.
+
+        Routed parameters (``model__units``, ``optimizer__nesterov``, ...) may be
+        set even if they were not given at construction.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : SnapshotEnsembleClassifier
+            This estimator.
+        """
+        routed = {
+            name: value
+            for name, value in params.items()
+            if name.split("__", 1)[0] in ROUTING_PREFIXES and "__" in name
+        }
+        for name, value in routed.items():
+            setattr(self, name, value)
+        others = {name: value for name, value in params.items() if name not in routed}
+        extra = set(self._extra_parameter_names())
+        for name in [name for name in others if name in extra]:
+            setattr(self, name, others.pop(name))
+        return super().set_params(**others)
+
+    def _check_parameter_combinations(self):
+        for name, value in (("hidden_layer_sizes", self.hidden_layer_sizes),):
+            sizes = np.atleast_1d(np.asarray(value, dtype=object))
+            if sizes.ndim != 1 or not all(
+                isinstance(size, Integral) and not isinstance(size, bool) and size >= 1
+                for size in sizes
+            ):
+                raise ValueError(
+                    f"{name} must be a sequence of ints >= 1. Got {name}={value!r}."
+                )
+        if not math.isfinite(self.lr_max):
+            raise ValueError(f"lr_max must be finite. Got lr_max={self.lr_max!r}.")
+        if self.lr_min > self.lr_max:
+            raise ValueError(
+                "lr_min must be <= lr_max. Got"
+                f" lr_min={self.lr_min!r} with lr_max={self.lr_max!r}."
+            )
+        if self.epochs < self.n_cycles:
+            raise ValueError(
+                "epochs must be >= n_cycles, so that every cycle has at least one"
+                f" epoch. Got epochs={self.epochs} with n_cycles={self.n_cycles}."
+            )
+        if self.n_members is not None and self.n_members > self.n_cycles:
+            raise ValueError(
+                "n_members must be <= n_cycles. Got"
+                f" n_members={self.n_members} with n_cycles={self.n_cycles}."
+            )
+        for name in self._extra_parameter_names():
+            prefix = name.split("__", 1)[0]
+            if "__" in name and prefix not in ROUTING_PREFIXES:
+                raise ValueError(
+                    f"Unknown routing prefix {prefix!r} in parameter {name}. Routed"
+                    f" parameters start with one of {', '.join(ROUTING_PREFIXES)}."
+                )
+        optimizer_params = routed_params(self.get_params(), "optimizer")
+        for name in ("learning_rate", "momentum"):
+            if name in optimizer_params:
+                owner = "lr_max" if name == "learning_rate" else "momentum"
+                raise ValueError(
+                    f"optimizer__{name} cannot be set: the snapshot schedule owns it."
+                    f" Set {owner} instead. Got optimizer__{name}="
+                    f"{optimizer_params[name]!r}."
+                )
+        reserved = sorted(
+            set(routed_params(self.get_params(), "fit")) & RESERVED_FIT_ARGUMENTS
+        )
+        if reserved:
+            raise ValueError(
+                f"fit__{reserved[0]} cannot be set: the snapshot training loop owns"
+                " it. Use the estimator's epochs, n_cycles and batch_size parameters."
+            )
+
+    # -- fitting ----------------------------------------------------------------
+
+    def _builder(self):
+        if self.model is None:
+            return build_mlp
+        if isinstance(self.model, keras.Model):
+            template = self.model
+            return lambda: keras.models.clone_model(template)
+        return self.model
+
+    def _builder_params(self):
+        params = self.get_params()
+        if self.model is None:
+            params["model__hidden_layer_sizes"] = tuple(self.hidden_layer_sizes)
+            params["model__activation"] = self.activation
+        user_param_names = {
+            name
+            for name in self._extra_parameter_names()
+            if "__" not in name and name != "loss"
+        }
+        return params, user_param_names
+
+    def _build_network(self, meta, compile_kwargs):
+        params, user_param_names = self._builder_params()
+        builder = self._builder()
+        if callable(builder) and not isinstance(builder, keras.Model):
+            unknown = sorted(
+                name
+                for name in user_param_names
+                if not _accepts(builder, name)
+            )
+            if unknown:
+                raise TypeError(
+                    f"The model builder does not accept the parameter {unknown[0]}"
+                    f"={getattr(self, unknown[0])!r}. Pass builder arguments as"
+                    f" model__{unknown[0]}, or check the parameter name."
+                )
+        network = build_network(builder, params, user_param_names, meta, compile_kwargs)
+        if not isinstance(network, keras.Model):
+            raise TypeError(
+                "The model builder must return a keras.Model. Got"
+                f" {type(network).__name__}."
+            )
+        return network
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Train one network and keep a snapshot at the end of every cycle.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Class labels: integers, strings or any hashable labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in the loss; samples with weight zero are
+            dropped.
+
+        Returns
+        -------
+        self : SnapshotEnsembleClassifier
+            The fitted estimator.
+        """
+        self._check_parameter_combinations()
+        X, y = validate_data(self, X, y, dtype=[np.float32, np.float64], reset=True)
+        check_classification_targets(y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float32, ensure_non_negative=True
+            )
+            keep = sample_weight != 0
+            if not keep.any():
+                raise ValueError(
+                    "sample_weight must have at least one positive weight. Got"
+                    " only zeros."
+                )
+            X, y, sample_weight = X[keep], y[keep], sample_weight[keep]
+        X = np.ascontiguousarray(X, dtype=np.float32)
+
+        params = self.get_params()
+        loss = make_loss(params)
+        encoder = ClassifierLabelEncoder(loss=loss).fit(y)
+        if encoder.n_classes_ < 2:
+            raise ValueError(
+                "SnapshotEnsembleClassifier needs samples of at least 2 classes in"
+                f" y, but y contains only one class: {encoder.classes_[0]!r}."
+            )
+        meta = {
+            "n_features_in_": X.shape[1],
+            "X_shape_": X.shape,
+            "X_dtype_": X.dtype,
+            "target_type_": encoder._type_of_target(y),
+            "y_dtype_": y.dtype,
+            "y_ndim_": y.ndim,
+            **encoder.get_metadata(),
+        }
+
+        batch_size = min(self.batch_size, X.shape[0])
+        epochs_of_cycles = cycle_epochs(self.epochs, self.n_cycles)
+        cycle_steps = steps_per_cycle(X.shape[0], batch_size, epochs_of_cycles)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        optimizer, schedule = make_optimizer(
+            cycle_steps,
+            self.lr_max,
+            self.lr_min,
+            self.momentum,
+            routed_params(params, "optimizer"),
+        )
+        default_loss = "sparse_categorical_crossentropy"
+        compile_kwargs = {"optimizer": optimizer, "loss": loss or default_loss}
+
+        with tensorflow_random_state(seed):
+            network = self._build_network(meta, compile_kwargs)
+            loss = loss or (network.loss if network.compiled else None)
+            n_outputs = _output_units(network, X)
+            if n_outputs not in (meta["n_classes_"], 1) or (
+                n_outputs == 1 and meta["n_classes_"] != 2
+            ):
+                raise ValueError(
+                    f"The network must output one unit per class ({meta['n_classes_']}"
+                    " here), or one sigmoid unit for two classes. Got a network with"
+                    f" {n_outputs} output units."
+                )
+            if loss is None:
+                loss = default_loss if n_outputs > 1 else "binary_crossentropy"
+            if is_one_hot_loss(loss) and not is_one_hot_loss(encoder.loss):
+                encoder = ClassifierLabelEncoder(loss=loss).fit(y)
+            run = train_snapshots(
+                network,
+                X,
+                encoder.transform(y),
+                sample_weight,
+                optimizer=optimizer,
+                schedule=schedule,
+                loss=loss,
+                cycle_epochs=epochs_of_cycles,
+                batch_size=batch_size,
+                seed=seed,
+                fit_params=routed_params(params, "fit"),
+                verbose=self.verbose,
+            )
+        if run.diverged or not all(
+            np.isfinite(array).all() for weights in run.weights for array in weights
+        ):
+            raise ValueError(
+                "Training diverged: the loss or the weights became infinite or NaN"
+                f" in cycle {len(run.weights)}. Lower lr_max (got lr_max="
+                f"{self.lr_max!r}) or standardise the features."
+            )
+
+        self.classes_ = encoder.classes_
+        self.n_snapshots_ = len(run.weights)
+        self.snapshot_weights_ = run.weights
+        self.snapshot_epochs_ = run.snapshot_epochs
+        self.snapshot_learning_rates_ = run.snapshot_learning_rates
+        self.learning_rate_history_ = run.learning_rates
+        self.loss_history_ = run.losses
+        self.n_iter_ = int(self.epochs)
+        self.t_ = run.n_steps
+        self._meta = meta
+        self._predictor = MemberPredictor(network)
+        return self
+
+    # -- prediction -------------------------------------------------------------
+
+    def _member_indices(self):
+        """Indices of the voting snapshots, in ``member_order``."""
+        validate_parameter_constraints(
+            {name: self._parameter_constraints[name] for name in _PREDICTION_PARAMETERS},
+            {name: getattr(self, name) for name in _PREDICTION_PARAMETERS},
+            caller_name=type(self).__name__,
+        )
+        n_members = self.n_snapshots_ if self.n_members is None else self.n_members
+        if n_members > self.n_snapshots_:
+            raise ValueError(
+                "n_members must be <= the number of snapshots. Got"
+                f" n_members={n_members} with n_snapshots_={self.n_snapshots_}."
+            )
+        if self.member_order == "newest":
+            return list(range(self.n_snapshots_ - 1, self.n_snapshots_ - 1 - n_members, -1))
+        return list(range(n_members))
+
+    def _get_predictor(self):
+        predictor = getattr(self, "_predictor", None)
+        if predictor is None:
+            # After unpickling: rebuild the architecture; the weights come from
+            # the snapshots, so the builder's random initialisation is irrelevant.
+            loss = make_loss(self.get_params()) or "sparse_categorical_crossentropy"
+            compile_kwargs = {"optimizer": keras.optimizers.SGD(), "loss": loss}
+            network = self._build_network(self._meta, compile_kwargs)
+            predictor = self._predictor = MemberPredictor(network)
+        return predictor
+
+    def predict_proba(self, X):
+        """Average class probabilities of the voting snapshots (soft voting).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Mean of the members' probabilities; columns follow ``classes_``.
+        """
+        check_is_fitted(self)
+        members = self._member_indices()
+        X = validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        predictor = self._get_predictor()
+        proba = np.zeros((X.shape[0], len(self.classes_)))
+        for index in members:
+            proba += predictor.predict_proba(self.snapshot_weights_[index], X)
+        return proba / len(members)
+
+    def predict(self, X):
+        """Class labels by soft voting of the chosen snapshots.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            The class with the highest mean probability, as given in ``y`` at fit.
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    # -- pickling ---------------------------------------------------------------
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        # The live Keras network is rebuilt on demand; the pickle holds plain
+        # NumPy weights only.
+        state.pop("_predictor", None)
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+def _accepts(function, name):
+    parameters = inspect.signature(function).parameters.values()
+    return any(
+        parameter.kind == parameter.VAR_KEYWORD
+        or (parameter.name == name and parameter.kind != parameter.VAR_POSITIONAL)
+        for parameter in parameters
+    )
+
+
+def _output_units(network, X):
+    try:
+        return int(network.outputs[0].shape[-1])
+    except (AttributeError, IndexError, TypeError, ValueError):
+        # a subclassed network has no symbolic outputs until it is called
+        return int(network(X[:1], training=False).shape[-1])

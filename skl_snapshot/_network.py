@@ -1,0 +1,67 @@
+"""The built-in network and the forward pass shared by every ensemble member."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+__all__ = ["build_mlp", "MemberPredictor"]
+
+# Rows per forward call: large enough to amortise the call, small enough that
+# activations of a wide network on a million rows stay in memory.
+_PREDICT_BATCH_ROWS = 16384
+
+
+def build_mlp(hidden_layer_sizes=(50,), activation="relu", meta=None):
+    """Multi-layer perceptron with a softmax output, one unit per class.
+
+    This is the network ``SnapshotEnsembleClassifier`` builds when ``model=None``;
+    it follows the scikeras builder convention, reading the input width and the
+    number of classes from ``meta``.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : sequence of int, default=(50,)
+        Units of each hidden ``Dense`` layer.
+    activation : str, default="relu"
+        Keras activation of the hidden layers.
+    meta : dict
+        Fitted metadata; ``n_features_in_`` and ``n_classes_`` are used.
+
+    Returns
+    -------
+    model : keras.Model
+        The uncompiled network.
+    """
+    layers = [keras.Input(shape=(meta["n_features_in_"],))]
+    layers += [keras.layers.Dense(units, activation=activation) for units in hidden_layer_sizes]
+    layers.append(keras.layers.Dense(meta["n_classes_"], activation="softmax"))
+    return keras.Sequential(layers, name="snapshot_mlp")
+
+
+class MemberPredictor:
+    """Class probabilities of ensemble members through one traced forward pass.
+
+    Loading a member assigns its weights to the network's variables, which leaves
+    the traced function valid: no member or call pays for ``Model.predict``'s
+    set-up or for retracing.
+    """
+
+    def __init__(self, network):
+        self.network = network
+        self._forward = tf.function(
+            lambda X: network(X, training=False), reduce_retracing=True
+        )
+
+    def predict_proba(self, weights, X):
+        """Probabilities of the member with ``weights`` on float32 ``X``."""
+        self.network.set_weights(weights)
+        chunks = [
+            self._forward(tf.constant(X[start : start + _PREDICT_BATCH_ROWS])).numpy()
+            for start in range(0, X.shape[0], _PREDICT_BATCH_ROWS)
+        ]
+        proba = np.concatenate(chunks).astype(np.float64, copy=False)
+        if proba.ndim == 1 or proba.shape[1] == 1:
+            # a single sigmoid unit gives P(second class)
+            positive = proba.reshape(-1)
+            proba = np.column_stack([1.0 - positive, positive])
+        return proba

@@ -1,0 +1,193 @@
+"""Cyclic cosine annealing with warm restarts (SGDR), the snapshot-ensemble schedule.
+
+The schedule exists twice: as pure NumPy functions, which tests, plots and users can
+evaluate without training anything, and as a serialisable Keras
+``LearningRateSchedule`` that computes the same rate in-graph from the optimizer's
+iteration counter, so that a whole cycle can run as one compiled call.
+"""
+
+import math
+import numbers
+
+import keras
+import numpy as np
+
+__all__ = ["CyclicCosineAnnealing", "cycle_epochs", "cyclic_cosine_annealing"]
+
+
+def cycle_epochs(epochs, n_cycles):
+    """Split a training budget of ``epochs`` into ``n_cycles`` cycles.
+
+    Every cycle gets ``epochs // n_cycles`` epochs and the last one also takes the
+    remainder, as the reference implementation of Huang et al. (2017) does.
+
+    Parameters
+    ----------
+    epochs : int
+        Total number of epochs, at least ``n_cycles``.
+    n_cycles : int
+        Number of cycles, at least 1.
+
+    Returns
+    -------
+    lengths : list of int
+        The number of epochs of each cycle; they sum to ``epochs``.
+
+    Examples
+    --------
+    >>> from skl_snapshot import cycle_epochs
+    >>> cycle_epochs(10, 3)
+    [3, 3, 4]
+    """
+    for name, value in (("epochs", epochs), ("n_cycles", n_cycles)):
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+            raise TypeError(f"{name} must be an int. Got {name}={value!r}.")
+    if n_cycles < 1:
+        raise ValueError(f"n_cycles must be >= 1. Got n_cycles={n_cycles}.")
+    if epochs < n_cycles:
+        raise ValueError(
+            "epochs must be >= n_cycles, so that every cycle has at least one epoch."
+            f" Got epochs={epochs} with n_cycles={n_cycles}."
+        )
+    base = epochs // n_cycles
+    return [base] * (n_cycles - 1) + [epochs - base * (n_cycles - 1)]
+
+
+def _check_cycle_lengths(cycle_lengths):
+    lengths = np.asarray(cycle_lengths)
+    if lengths.ndim != 1 or lengths.size == 0 or lengths.dtype.kind not in "iu":
+        raise ValueError(
+            "cycle_lengths must be a non-empty 1-D sequence of ints."
+            f" Got cycle_lengths={cycle_lengths!r}."
+        )
+    if np.any(lengths < 1):
+        raise ValueError(
+            f"Every cycle length must be >= 1. Got cycle_lengths={cycle_lengths!r}."
+        )
+    return lengths.astype(np.int64)
+
+
+def _check_rates(lr_max, lr_min):
+    if not lr_max > 0 or not math.isfinite(lr_max):
+        raise ValueError(f"lr_max must be a finite number > 0. Got lr_max={lr_max!r}.")
+    if not 0 <= lr_min <= lr_max:
+        raise ValueError(
+            f"lr_min must be in [0, lr_max]. Got lr_min={lr_min!r} with"
+            f" lr_max={lr_max!r}."
+        )
+
+
+def cyclic_cosine_annealing(step, cycle_lengths, lr_max, lr_min=0.0):
+    """Learning rate of cosine annealing with warm restarts at iteration ``step``.
+
+    Within a cycle of ``T`` iterations, iteration ``t`` (counted from the cycle's
+    start) gets ``lr_min + (lr_max - lr_min) / 2 * (1 + cos(pi * t / T))``: the rate
+    starts at ``lr_max``, falls along half a cosine towards ``lr_min``, then jumps
+    back to ``lr_max`` when the next cycle starts. Iterations past the last cycle
+    stay at ``lr_min``.
+
+    Parameters
+    ----------
+    step : int or array-like of int
+        Zero-based iteration (mini-batch) index, or several.
+    cycle_lengths : sequence of int
+        Number of iterations of each cycle, in order.
+    lr_max : float
+        Rate at the start of every cycle.
+    lr_min : float, default=0.0
+        Rate the cosine falls towards at the end of every cycle.
+
+    Returns
+    -------
+    rate : float or ndarray of float
+        The learning rate, with the shape of ``step``.
+
+    See Also
+    --------
+    CyclicCosineAnnealing : The same schedule as a Keras ``LearningRateSchedule``.
+
+    References
+    ----------
+    .. [1] Loshchilov, I. and Hutter, F. (2017). SGDR: Stochastic Gradient Descent
+       with Warm Restarts. ICLR. arXiv:1608.03983.
+    .. [2] Huang, G. et al. (2017). Snapshot Ensembles: Train 1, get M for free.
+       ICLR. arXiv:1704.00109.
+
+    Examples
+    --------
+    >>> from skl_snapshot import cyclic_cosine_annealing
+    >>> cyclic_cosine_annealing([0, 1, 2, 3, 4], cycle_lengths=[2, 3], lr_max=0.1)
+    array([0.1  , 0.05 , 0.1  , 0.075, 0.025])
+    """
+    lengths = _check_cycle_lengths(cycle_lengths)
+    _check_rates(lr_max, lr_min)
+    step_array = np.asarray(step)
+    if step_array.dtype.kind not in "iu" or np.any(step_array < 0):
+        raise ValueError(f"step must be integers >= 0. Got step={step!r}.")
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    cycle = np.searchsorted(starts, step_array, side="right") - 1
+    position = (step_array - starts[cycle]) / lengths[cycle]
+    position = np.minimum(position, 1.0)
+    rate = lr_min + (lr_max - lr_min) / 2 * (1 + np.cos(np.pi * position))
+    return rate if rate.ndim else float(rate)
+
+
+@keras.saving.register_keras_serializable(package="skl_snapshot")
+class CyclicCosineAnnealing(keras.optimizers.schedules.LearningRateSchedule):
+    """Cosine annealing with warm restarts as a Keras learning-rate schedule.
+
+    The rate is computed in-graph from the optimizer's iteration counter, so it
+    changes every mini-batch without any Python callback; see
+    :func:`cyclic_cosine_annealing` for the formula.
+
+    Parameters
+    ----------
+    cycle_lengths : sequence of int
+        Number of iterations of each cycle, in order.
+    lr_max : float
+        Rate at the start of every cycle.
+    lr_min : float, default=0.0
+        Rate the cosine falls towards at the end of every cycle.
+
+    See Also
+    --------
+    cyclic_cosine_annealing : The same schedule as a NumPy function.
+    keras.optimizers.schedules.CosineDecayRestarts : Keras' own restarts schedule,
+        whose cycles grow geometrically instead of ending at chosen iterations.
+
+    Examples
+    --------
+    >>> import keras
+    >>> from skl_snapshot import CyclicCosineAnnealing
+    >>> schedule = CyclicCosineAnnealing(cycle_lengths=[100, 100], lr_max=0.1)
+    >>> optimizer = keras.optimizers.SGD(learning_rate=schedule, momentum=0.9)
+    >>> round(float(schedule(150)), 4)
+    0.05
+    """
+
+    def __init__(self, cycle_lengths, lr_max, lr_min=0.0):
+        lengths = _check_cycle_lengths(cycle_lengths)
+        _check_rates(lr_max, lr_min)
+        self.cycle_lengths = [int(length) for length in lengths]
+        self.lr_max = float(lr_max)
+        self.lr_min = float(lr_min)
+
+    def __call__(self, step):
+        ops = keras.ops
+        step = ops.cast(step, "float32")
+        lengths = np.asarray(self.cycle_lengths, dtype=np.float32)
+        starts = np.concatenate([[0.0], np.cumsum(lengths)[:-1]]).astype(np.float32)
+        # The cycle index is the number of later cycle starts already passed.
+        cycle = ops.sum(ops.cast(ops.greater_equal(step, starts[1:]), "int32"))
+        start = ops.take(ops.convert_to_tensor(starts), cycle)
+        length = ops.take(ops.convert_to_tensor(lengths), cycle)
+        position = ops.minimum((step - start) / length, 1.0)
+        cosine = 1.0 + ops.cos(math.pi * position)
+        return self.lr_min + (self.lr_max - self.lr_min) / 2.0 * cosine
+
+    def get_config(self):
+        return {
+            "cycle_lengths": list(self.cycle_lengths),
+            "lr_max": self.lr_max,
+            "lr_min": self.lr_min,
+        }

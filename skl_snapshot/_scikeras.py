@@ -1,0 +1,104 @@
+"""Everything that leans on scikeras lives here, so that it can be replaced.
+
+We use scikeras for what its users know: the ``model=`` builder called with
+``meta`` and ``compile_kwargs``, the ``model__``/``optimizer__``/``loss__``/``fit__``
+parameter routing, its target encoder and its seeded-TensorFlow context. We do not
+subclass its wrappers: they put ``BaseEstimator`` before the mixin and rely on the
+removed ``_more_tags``, so no subclass is a correct classifier under today's
+scikit-learn tags.
+"""
+
+import sys
+
+import keras
+
+# Importing scikeras replaces ``__reduce__``/``__deepcopy__`` on Keras base classes
+# for the whole process. Keras 3 pickles models itself, so when we are the first to
+# import scikeras we put the originals back: importing skl_snapshot must not change
+# how the user's Keras objects behave. If the user imported scikeras first, its
+# patches are theirs and stay.
+_PATCHED = (
+    (keras.Model, "__reduce__"),
+    (keras.Model, "__deepcopy__"),
+    (keras.losses.Loss, "__reduce__"),
+    (keras.metrics.Metric, "__reduce__"),
+    (keras.optimizers.Optimizer, "__reduce__"),
+)
+if "scikeras" not in sys.modules:
+    _originals = [(owner, name, owner.__dict__.get(name)) for owner, name in _PATCHED]
+    import scikeras  # noqa: F401
+
+    for owner, name, original in _originals:
+        if original is None:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, original)
+
+from scikeras._utils import (  # noqa: E402
+    accepts_kwargs,
+    has_param,
+    route_params,
+    try_to_convert_strings_to_classes,
+    unflatten_params,
+    get_loss_class_function_or_string,
+)
+from scikeras.utils import loss_name  # noqa: E402
+from scikeras.utils.random_state import tensorflow_random_state  # noqa: E402
+from scikeras.utils.transformers import ClassifierLabelEncoder  # noqa: E402
+
+__all__ = [
+    "ROUTING_PREFIXES",
+    "ClassifierLabelEncoder",
+    "build_network",
+    "is_one_hot_loss",
+    "make_loss",
+    "routed_params",
+    "tensorflow_random_state",
+]
+
+#: Prefixes of the scikeras-style routed parameters, ``<prefix>__<name>``.
+ROUTING_PREFIXES = ("model", "optimizer", "loss", "fit")
+
+
+def routed_params(params, destination):
+    """The parameters routed to ``destination``, with the prefix removed."""
+    return route_params(params, destination=destination, pass_filter=set())
+
+
+def make_loss(params):
+    """The loss the user asked for with ``loss=`` and ``loss__*``, or None."""
+    loss = params.get("loss")
+    if loss is None:
+        return None
+    loss = try_to_convert_strings_to_classes(loss, get_loss_class_function_or_string)
+    return unflatten_params(
+        items=loss,
+        params=route_params(params, destination="loss", pass_filter=set()),
+    )
+
+
+def is_one_hot_loss(loss):
+    """Whether ``loss`` expects one-hot targets (categorical cross-entropy)."""
+    try:
+        return loss is not None and loss_name(loss) == "categorical_crossentropy"
+    except (TypeError, ValueError):
+        return False
+
+
+def build_network(builder, params, user_param_names, meta, compile_kwargs):
+    """Call a scikeras-style ``builder`` the way scikeras does.
+
+    The builder receives its ``model__*`` parameters and the user's extra,
+    un-prefixed keyword arguments, plus ``meta``, ``compile_kwargs`` and ``params``
+    when its signature asks for them (or takes ``**kwargs``).
+    """
+    build_params = route_params(
+        params, destination="model", pass_filter=user_param_names, strict=True
+    )
+    if has_param(builder, "meta") or accepts_kwargs(builder):
+        build_params["meta"] = meta
+    if has_param(builder, "compile_kwargs") or accepts_kwargs(builder):
+        build_params["compile_kwargs"] = compile_kwargs
+    if has_param(builder, "params") or accepts_kwargs(builder):
+        build_params["params"] = params
+    return builder(**build_params)
