@@ -3,24 +3,37 @@
 Train one network with a cyclic cosine learning rate, keep its weights at the end
 of every cycle, and average their predictions: M classifiers for the cost of one
 (Huang et al. 2017, arXiv:1704.00109).
+
+The public names are imported on first use, so that ``import skl_snapshot`` and the
+``skl-snapshot --help`` command do not pay for importing TensorFlow.
 """
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
-
-from ._classifier import SnapshotEnsembleClassifier
-from ._network import build_mlp
-from ._schedules import CyclicCosineAnnealing, cycle_epochs, cyclic_cosine_annealing
 
 try:
     __version__ = version("skl_snapshot")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
-__all__ = [
-    "CyclicCosineAnnealing",
-    "SnapshotEnsembleClassifier",
-    "__version__",
-    "build_mlp",
-    "cycle_epochs",
-    "cyclic_cosine_annealing",
-]
+_PUBLIC_NAMES = {
+    "CyclicCosineAnnealing": "._schedules",
+    "SnapshotEnsembleClassifier": "._classifier",
+    "build_mlp": "._network",
+    "cycle_epochs": "._schedules",
+    "cyclic_cosine_annealing": "._schedules",
+}
+
+__all__ = sorted([*_PUBLIC_NAMES, "__version__"])
+
+
+def __getattr__(name):
+    if name in _PUBLIC_NAMES:
+        value = getattr(importlib.import_module(_PUBLIC_NAMES[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

@@ -174,7 +174,10 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints = {
         "model": [None, callable, keras.Model],
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "activation": [str, callable],
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "n_cycles": [Interval(Integral, 1, None, closed="left")],
@@ -254,7 +257,9 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
             Parameter names mapped to their values.
         """
         params = super().get_params(deep=deep)
-        params.update({name: getattr(self, name) for name in self._extra_parameter_names()})
+        params.update(
+            {name: getattr(self, name) for name in self._extra_parameter_names()}
+        )
         return params
 
     def set_params(self, **params):
@@ -365,9 +370,7 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         builder = self._builder()
         if callable(builder) and not isinstance(builder, keras.Model):
             unknown = sorted(
-                name
-                for name in user_param_names
-                if not _accepts(builder, name)
+                name for name in user_param_names if not _accepts(builder, name)
             )
             if unknown:
                 raise TypeError(
@@ -439,7 +442,9 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         batch_size = min(self.batch_size, X.shape[0])
         epochs_of_cycles = cycle_epochs(self.epochs, self.n_cycles)
         cycle_steps = steps_per_cycle(X.shape[0], batch_size, epochs_of_cycles)
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        seed = int(
+            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        )
         optimizer, schedule = make_optimizer(
             cycle_steps,
             self.lr_max,
@@ -507,7 +512,10 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
     def _member_indices(self):
         """Indices of the voting snapshots, in ``member_order``."""
         validate_parameter_constraints(
-            {name: self._parameter_constraints[name] for name in _PREDICTION_PARAMETERS},
+            {
+                name: self._parameter_constraints[name]
+                for name in _PREDICTION_PARAMETERS
+            },
             {name: getattr(self, name) for name in _PREDICTION_PARAMETERS},
             caller_name=type(self).__name__,
         )
@@ -518,7 +526,9 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
                 f" n_members={n_members} with n_snapshots_={self.n_snapshots_}."
             )
         if self.member_order == "newest":
-            return list(range(self.n_snapshots_ - 1, self.n_snapshots_ - 1 - n_members, -1))
+            return list(
+                range(self.n_snapshots_ - 1, self.n_snapshots_ - 1 - n_members, -1)
+            )
         return list(range(n_members))
 
     def _get_predictor(self):
@@ -547,13 +557,21 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         members = self._member_indices()
-        X = validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
-        X = np.ascontiguousarray(X, dtype=np.float32)
-        predictor = self._get_predictor()
+        X = self._validate_features(X)
         proba = np.zeros((X.shape[0], len(self.classes_)))
-        for index in members:
-            proba += predictor.predict_proba(self.snapshot_weights_[index], X)
+        for member_proba in self._snapshot_probas(X, members):
+            proba += member_proba
         return proba / len(members)
+
+    def _validate_features(self, X):
+        X = validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
+        return np.ascontiguousarray(X, dtype=np.float32)
+
+    def _snapshot_probas(self, X, indices):
+        """Yield each snapshot's class probabilities on validated ``X``."""
+        predictor = self._get_predictor()
+        for index in indices:
+            yield predictor.predict_proba(self.snapshot_weights_[index], X)
 
     def predict(self, X):
         """Class labels by soft voting of the chosen snapshots.

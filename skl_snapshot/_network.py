@@ -33,7 +33,9 @@ def build_mlp(hidden_layer_sizes=(50,), activation="relu", meta=None):
         The uncompiled network.
     """
     layers = [keras.Input(shape=(meta["n_features_in_"],))]
-    layers += [keras.layers.Dense(units, activation=activation) for units in hidden_layer_sizes]
+    layers += [
+        keras.layers.Dense(units, activation=activation) for units in hidden_layer_sizes
+    ]
     layers.append(keras.layers.Dense(meta["n_classes_"], activation="softmax"))
     return keras.Sequential(layers, name="snapshot_mlp")
 
@@ -64,4 +66,6 @@ class MemberPredictor:
             # a single sigmoid unit gives P(second class)
             positive = proba.reshape(-1)
             proba = np.column_stack([1.0 - positive, positive])
-        return proba
+        # float32 softmax rows sum to one only within ~1e-7; renormalise in float64
+        # so that the averaged probabilities are proper distributions.
+        return proba / proba.sum(axis=1, keepdims=True)

@@ -36,11 +36,11 @@ if "scikeras" not in sys.modules:
 
 from scikeras._utils import (  # noqa: E402
     accepts_kwargs,
+    get_loss_class_function_or_string,
     has_param,
     route_params,
     try_to_convert_strings_to_classes,
     unflatten_params,
-    get_loss_class_function_or_string,
 )
 from scikeras.utils import loss_name  # noqa: E402
 from scikeras.utils.random_state import tensorflow_random_state  # noqa: E402

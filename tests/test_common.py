@@ -1,0 +1,27 @@
+"""scikit-learn's own estimator checks on small, fast instances."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from .conftest import fast_classifier
+
+# Each expected failure, once, with the reason it cannot pass.
+EXPECTED_FAILED_CHECKS = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "Mini-batch SGD: repeating a row adds mini-batches to every epoch and"
+        " changes which rows share a batch, so weighting a row is not the same"
+        " training run as repeating it (scikit-learn marks SGDClassifier and"
+        " MLPClassifier likewise)."
+    ),
+}
+
+
+def _expected_failed_checks(estimator):
+    return EXPECTED_FAILED_CHECKS
+
+
+@parametrize_with_checks(
+    [fast_classifier(epochs=30, n_cycles=2)],
+    expected_failed_checks=_expected_failed_checks,
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
