@@ -98,9 +98,9 @@ def train_snapshots(
     """Train ``network`` and take one snapshot per cycle.
 
     ``optimizer`` comes from :func:`make_optimizer` with ``schedule``, built for
-    the same ``cycle_epochs``, data size and batch size. Each run of equally long cycles is
-    one ``fit`` call in which a Keras epoch is one cycle; every epoch of data is a
-    fresh permutation drawn from ``seed``.
+    the same ``cycle_epochs``, data size and batch size. Each run of equally long
+    cycles is one ``fit`` call in which a Keras epoch is one cycle; every epoch of
+    data is a fresh permutation drawn from ``seed``.
     """
     n_samples = X.shape[0]
     cycle_steps = steps_per_cycle(n_samples, batch_size, cycle_epochs)

@@ -11,14 +11,14 @@ from skl_snapshot import SnapshotEnsembleClassifier  # noqa: E402
 
 def fast_classifier(**params):
     """A small, quick instance: a few epochs of a narrow network."""
-    defaults = dict(
-        hidden_layer_sizes=(16,),
-        epochs=12,
-        n_cycles=3,
-        lr_max=0.1,
-        batch_size=16,
-        random_state=0,
-    )
+    defaults = {
+        "hidden_layer_sizes": (16,),
+        "epochs": 12,
+        "n_cycles": 3,
+        "lr_max": 0.1,
+        "batch_size": 16,
+        "random_state": 0,
+    }
     defaults.update(params)
     return SnapshotEnsembleClassifier(**defaults)
 
