@@ -1,7 +1,6 @@
 """SnapshotEnsembleClassifier: M networks for the training cost of one."""
 
 import inspect
-import math
 from numbers import Integral, Real
 
 import keras
@@ -301,8 +300,6 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(
                     f"{name} must be a sequence of ints >= 1. Got {name}={value!r}."
                 )
-        if not math.isfinite(self.lr_max):
-            raise ValueError(f"lr_max must be finite. Got lr_max={self.lr_max!r}.")
         if self.lr_min > self.lr_max:
             raise ValueError(
                 "lr_min must be <= lr_max. Got"
@@ -412,12 +409,8 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float32, ensure_non_negative=True
             )
+            # scikit-learn's rule: a zero weight is the same as an absent row
             keep = sample_weight != 0
-            if not keep.any():
-                raise ValueError(
-                    "sample_weight must have at least one positive weight. Got"
-                    " only zeros."
-                )
             X, y, sample_weight = X[keep], y[keep], sample_weight[keep]
         X = np.ascontiguousarray(X, dtype=np.float32)
 
@@ -427,7 +420,7 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         if encoder.n_classes_ < 2:
             raise ValueError(
                 "SnapshotEnsembleClassifier needs samples of at least 2 classes in"
-                f" y, but y contains only one class: {encoder.classes_[0]!r}."
+                f" y, but y contains only one class: {encoder.classes_[0].item()!r}."
             )
         meta = {
             "n_features_in_": X.shape[1],
