@@ -1,5 +1,8 @@
+"""``python -m skl_snapshot``: the same as the ``skl-snapshot`` command."""
+
 import sys
 
 from ._cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())
