@@ -118,20 +118,20 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         The class labels.
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Names of features seen during ``fit``, when ``X`` has string column names.
     n_snapshots_ : int
         Number of snapshots taken, equal to ``n_cycles``.
     snapshot_weights_ : list of list of ndarray
         The weights of each snapshot, oldest first, as ``keras.Model.get_weights``
         lists them.
-    snapshot_epochs_ : ndarray of shape (n_snapshots_,)
+    snapshot_epochs_ : ndarray of shape (n_snapshots,)
         The number of epochs completed when each snapshot was taken.
-    snapshot_learning_rates_ : ndarray of shape (n_snapshots_,)
+    snapshot_learning_rates_ : ndarray of shape (n_snapshots,)
         The learning rate of the last iteration before each snapshot.
-    learning_rate_history_ : ndarray of shape (t_,)
+    learning_rate_history_ : ndarray of shape (n_iterations,)
         The learning rate of every training iteration.
-    loss_history_ : ndarray of shape (n_snapshots_,)
+    loss_history_ : ndarray of shape (n_snapshots,)
         Mean training loss over the mini-batches of each cycle.
     n_iter_ : int
         Number of epochs run.
@@ -581,6 +581,25 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy of the ensemble's predictions on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            Mean accuracy of ``self.predict(X)`` with respect to ``y``.
+        """
+        return super().score(X, y, sample_weight=sample_weight)
 
     # -- pickling ---------------------------------------------------------------
 
