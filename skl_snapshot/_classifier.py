@@ -323,6 +323,17 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
                     f" parameters start with one of {', '.join(ROUTING_PREFIXES)}."
                 )
         optimizer_params = routed_params(self.get_params(), "optimizer")
+        for destination, function, shown_name in (
+            ("optimizer", keras.optimizers.SGD.__init__, "keras.optimizers.SGD"),
+            ("fit", keras.Model.fit, "keras.Model.fit"),
+        ):
+            accepted = set(inspect.signature(function).parameters) - {"self", "kwargs"}
+            for name in routed_params(self.get_params(), destination):
+                if name not in accepted:
+                    raise TypeError(
+                        f"{destination}__{name} is not an argument of {shown_name}."
+                        f" Accepted: {', '.join(sorted(accepted))}."
+                    )
         for name in ("learning_rate", "momentum"):
             if name in optimizer_params:
                 owner = "lr_max" if name == "learning_rate" else "momentum"
@@ -609,12 +620,6 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         # NumPy weights only.
         state.pop("_predictor", None)
         return state
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.non_deterministic = False
-        tags.input_tags.allow_nan = False
-        return tags
 
 
 def _accepts(function, name):

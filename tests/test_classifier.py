@@ -45,7 +45,7 @@ def test_fit_takes_one_snapshot_per_cycle(fitted, blobs):
     assert fitted.n_iter_ == 12
     # distinct snapshots: training moved the weights between cycles
     first, last = fitted.snapshot_weights_[0], fitted.snapshot_weights_[-1]
-    assert not all(np.array_equal(a, b) for a, b in zip(first, last))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, last, strict=True))
     assert fitted.score(X_test, y_test) > 0.9
 
 
@@ -53,7 +53,7 @@ def test_snapshots_are_copies_not_views(fitted, blobs):
     X, y, X_test, _ = blobs
     before = [w.copy() for w in fitted.snapshot_weights_[0]]
     fitted.predict_proba(X_test)  # loads other members into the live network
-    for kept, original in zip(fitted.snapshot_weights_[0], before):
+    for kept, original in zip(fitted.snapshot_weights_[0], before, strict=True):
         np.testing.assert_array_equal(kept, original)
 
 
@@ -151,6 +151,16 @@ def test_set_params_changes_predictions_without_refitting(fitted, blobs):
         ),
         ({"optimizer__momentum": 0.5}, ValueError, "optimizer__momentum.*momentum"),
         ({"fit__epochs": 3}, ValueError, "fit__epochs"),
+        (
+            {"fit__epoch": 3},
+            TypeError,
+            "fit__epoch is not an argument of keras.Model.fit",
+        ),
+        (
+            {"optimizer__nestrov": True},
+            TypeError,
+            "optimizer__nestrov is not an argument of keras.optimizers.SGD.*nesterov",
+        ),
         ({"compile__foo": 3}, ValueError, "routing prefix 'compile'"),
         ({"units": 3}, TypeError, "does not accept the parameter units=3"),
     ],
@@ -307,7 +317,7 @@ def test_prebuilt_model_is_cloned_not_trained_in_place(blobs):
     template = small_network({"n_features_in_": X.shape[1], "n_classes_": 3})
     before = [w.copy() for w in template.get_weights()]
     clf = fast_classifier(model=template).fit(X, y)
-    for weight, original in zip(template.get_weights(), before):
+    for weight, original in zip(template.get_weights(), before, strict=True):
         np.testing.assert_array_equal(weight, original)
     assert clf.score(X_test, y_test) > 0.8
 
@@ -357,8 +367,12 @@ def test_network_with_wrong_output_width_is_rejected(blobs):
     X, y, _, _ = blobs
 
     def two_outputs(meta):
-        return keras.Sequential([keras.Input((meta["n_features_in_"],)),
-                                 keras.layers.Dense(2, activation="softmax")])
+        return keras.Sequential(
+            [
+                keras.Input((meta["n_features_in_"],)),
+                keras.layers.Dense(2, activation="softmax"),
+            ]
+        )
 
     with pytest.raises(ValueError, match="one unit per class \\(3 here\\).*2 output"):
         fast_classifier(model=two_outputs).fit(X, y)
@@ -385,9 +399,10 @@ def test_pipeline_grid_search_and_cross_validation(blobs):
         cv=2,
     ).fit(X, y)
     assert search.cv_results_["mean_test_score"].shape == (4,)
-    assert search.best_estimator_[-1].n_snapshots_ == search.best_params_[
-        "snapshotensembleclassifier__n_cycles"
-    ]
+    assert (
+        search.best_estimator_[-1].n_snapshots_
+        == search.best_params_["snapshotensembleclassifier__n_cycles"]
+    )
     assert search.score(X_test, y_test) > 0.8
 
     scores = cross_val_score(pipeline, X, y, cv=StratifiedKFold(3))
