@@ -184,17 +184,21 @@ class Report:
         out = []
         for kind, content in self.blocks:
             if kind == "line":
-                # two trailing spaces: a Markdown line break
-                out.append(f"{content}  " if content else "")
-            elif kind == "heading":
-                out += ["", f"## {content}", ""]
+                if content or (out and out[-1]):
+                    # two trailing spaces: a Markdown line break
+                    out.append(f"{content}  " if content else "")
+                continue
+            if out and out[-1]:
+                out.append("")  # headings and tables need a blank line before
+            if kind == "heading":
+                out += [f"## {content}", ""]
             else:
                 header, rows = content
                 out.append("| " + " | ".join(header) + " |")
                 out.append("|" + "---:|" * len(header))
                 out += ["| " + " | ".join(row) + " |" for row in rows]
                 out.append("")
-        return "\n".join(out) + "\n"
+        return "\n".join(out).strip() + "\n"
 
 
 def median_seconds(runs):

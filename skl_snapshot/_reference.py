@@ -16,6 +16,7 @@ __all__ = [
     "REFERENCE_PARAMS",
     "format_table",
     "load_reference_data",
+    "reference_classifier",
     "snapshot_table",
 ]
 
@@ -89,12 +90,12 @@ def snapshot_table(classifier, X, y):
 def format_table(rows):
     """The rows of :func:`snapshot_table` as a fixed-width text table."""
     lines = [
-        "snapshot  epoch  accuracy  log-loss | last k  ensemble acc  ensemble log-loss",
+        "snapshot  epoch  accuracy  log-loss | newest k  ensemble acc  ensemble log-loss",
     ]
     for row in rows:
         lines.append(
             f"{row['snapshot']:>8}  {row['epoch']:>5}  {row['accuracy']:>8.3f}"
-            f"  {row['log_loss']:>8.4f} | {row['last_k']:>6}"
+            f"  {row['log_loss']:>8.4f} | {row['last_k']:>8}"
             f"  {row['ensemble_accuracy']:>12.3f}  {row['ensemble_log_loss']:>17.4f}"
         )
     return "\n".join(lines)
