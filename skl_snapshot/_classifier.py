@@ -615,7 +615,8 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
     # -- pickling ---------------------------------------------------------------
 
     def __getstate__(self):
-        state = super().__getstate__()
+        # BaseEstimator may hand back the live __dict__: copy before removing.
+        state = dict(super().__getstate__())
         # The live Keras network is rebuilt on demand; the pickle holds plain
         # NumPy weights only.
         state.pop("_predictor", None)

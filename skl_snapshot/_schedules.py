@@ -182,8 +182,10 @@ class CyclicCosineAnnealing(keras.optimizers.schedules.LearningRateSchedule):
         start = ops.take(ops.convert_to_tensor(starts), cycle)
         length = ops.take(ops.convert_to_tensor(lengths), cycle)
         position = ops.minimum((step - start) / length, 1.0)
-        cosine = 1.0 + ops.cos(math.pi * position)
-        return self.lr_min + (self.lr_max - self.lr_min) / 2.0 * cosine
+        # 1 + cos(x) = 2 cos(x / 2)^2, which keeps float32 precision near the end
+        # of a cycle where 1 + cos(x) cancels.
+        half_cosine = ops.cos(math.pi / 2.0 * position)
+        return self.lr_min + (self.lr_max - self.lr_min) * half_cosine * half_cosine
 
     def get_config(self):
         return {
