@@ -90,7 +90,8 @@ def snapshot_table(classifier, X, y):
 def format_table(rows):
     """The rows of :func:`snapshot_table` as a fixed-width text table."""
     lines = [
-        "snapshot  epoch  accuracy  log-loss | newest k  ensemble acc  ensemble log-loss",
+        "snapshot  epoch  accuracy  log-loss | newest k  ensemble acc"
+        "  ensemble log-loss"
     ]
     for row in rows:
         lines.append(
