@@ -28,7 +28,7 @@ from ._scikeras import (
     is_one_hot_loss,
     make_loss,
     routed_params,
-    tensorflow_random_state,
+    seeded,
 )
 from ._training import (
     RESERVED_FIT_ARGUMENTS,
@@ -459,7 +459,7 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         default_loss = "sparse_categorical_crossentropy"
         compile_kwargs = {"optimizer": optimizer, "loss": loss or default_loss}
 
-        with tensorflow_random_state(seed):
+        with seeded(seed):
             network = self._build_network(meta, compile_kwargs)
             loss = loss or (network.loss if network.compiled else None)
             n_outputs = _output_units(network, X)

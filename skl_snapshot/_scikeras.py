@@ -8,9 +8,12 @@ removed ``_more_tags``, so no subclass is a correct classifier under today's
 scikit-learn tags.
 """
 
+import contextlib
+import random
 import sys
 
 import keras
+import numpy as np
 
 # Importing scikeras replaces ``__reduce__``/``__deepcopy__`` on Keras base classes
 # for the whole process. Keras 3 pickles models itself, so when we are the first to
@@ -43,7 +46,7 @@ from scikeras._utils import (  # noqa: E402
     unflatten_params,
 )
 from scikeras.utils import loss_name  # noqa: E402
-from scikeras.utils.random_state import tensorflow_random_state  # noqa: E402
+from scikeras.utils.random_state import tf_get_seed, tf_set_seed  # noqa: E402
 from scikeras.utils.transformers import ClassifierLabelEncoder  # noqa: E402
 
 __all__ = [
@@ -53,7 +56,7 @@ __all__ = [
     "is_one_hot_loss",
     "make_loss",
     "routed_params",
-    "tensorflow_random_state",
+    "seeded",
 ]
 
 #: Prefixes of the scikeras-style routed parameters, ``<prefix>__<name>``.
@@ -102,3 +105,26 @@ def build_network(builder, params, user_param_names, meta, compile_kwargs):
     if has_param(builder, "params") or accepts_kwargs(builder):
         build_params["params"] = params
     return builder(**build_params)
+
+
+@contextlib.contextmanager
+def seeded(seed):
+    """Seed Python's, NumPy's and TensorFlow's global generators, then restore them.
+
+    Keras draws unseeded initialiser and dropout seeds from Python's ``random``.
+    Unlike scikeras' ``tensorflow_random_state`` this leaves TensorFlow's op
+    determinism off: on CPU the training ops used here give identical results
+    without it, and turning it on made a small fit about a third slower.
+    """
+    python_state = random.getstate()
+    numpy_state = np.random.get_state()
+    tensorflow_seed = tf_get_seed()
+    try:
+        random.seed(seed)
+        np.random.seed(seed)
+        tf_set_seed(seed)
+        yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+        tf_set_seed(tensorflow_seed)
