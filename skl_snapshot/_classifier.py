@@ -33,6 +33,7 @@ from ._scikeras import (
 from ._training import (
     RESERVED_FIT_ARGUMENTS,
     make_optimizer,
+    retracing_warnings_silenced,
     steps_per_cycle,
     train_snapshots,
 )
@@ -459,7 +460,7 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         default_loss = "sparse_categorical_crossentropy"
         compile_kwargs = {"optimizer": optimizer, "loss": loss or default_loss}
 
-        with seeded(seed):
+        with seeded(seed), retracing_warnings_silenced():
             network = self._build_network(meta, compile_kwargs)
             loss = loss or (network.loss if network.compiled else None)
             n_outputs = _output_units(network, X)
@@ -575,7 +576,9 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         """Yield each snapshot's class probabilities on validated ``X``."""
         predictor = self._get_predictor()
         for index in indices:
-            yield predictor.predict_proba(self.snapshot_weights_[index], X)
+            with retracing_warnings_silenced():
+                proba = predictor.predict_proba(self.snapshot_weights_[index], X)
+            yield proba
 
     def predict(self, X):
         """Class labels by soft voting of the chosen snapshots.

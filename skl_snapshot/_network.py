@@ -50,8 +50,11 @@ class MemberPredictor:
 
     def __init__(self, network):
         self.network = network
+        inputs = getattr(network, "inputs", None)
+        n_features = inputs[0].shape[-1] if inputs else None
         self._forward = tf.function(
-            lambda X: network(X, training=False), reduce_retracing=True
+            lambda X: network(X, training=False),
+            input_signature=[tf.TensorSpec([None, n_features], tf.float32)],
         )
 
     def predict_proba(self, weights, X):

@@ -8,6 +8,8 @@ reshuffled in-memory data set, executed in as few compiled calls as
 counter (:class:`~skl_snapshot.CyclicCosineAnnealing`).
 """
 
+import contextlib
+import logging
 import math
 from dataclasses import dataclass
 
@@ -18,7 +20,12 @@ import tensorflow as tf
 from ._callbacks import SnapshotRecorder
 from ._schedules import CyclicCosineAnnealing, cyclic_cosine_annealing
 
-__all__ = ["SnapshotRun", "make_optimizer", "train_snapshots"]
+__all__ = [
+    "SnapshotRun",
+    "make_optimizer",
+    "retracing_warnings_silenced",
+    "train_snapshots",
+]
 
 # Arguments of ``Model.fit`` that the training loop owns; a ``fit__`` parameter may
 # not override them.
@@ -36,6 +43,28 @@ RESERVED_FIT_ARGUMENTS = frozenset(
         "validation_split",
     }
 )
+
+
+class _RetracingFilter(logging.Filter):
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def retracing_warnings_silenced():
+    """Drop TensorFlow's "triggered tf.function retracing" warnings meanwhile.
+
+    Every fit builds a new network and so traces new functions; in a grid search
+    TensorFlow counts those first traces as retracing of one function and warns,
+    although nothing is traced twice for the same network.
+    """
+    logger = logging.getLogger("tensorflow")
+    retracing_filter = _RetracingFilter()
+    logger.addFilter(retracing_filter)
+    try:
+        yield
+    finally:
+        logger.removeFilter(retracing_filter)
 
 
 @dataclass

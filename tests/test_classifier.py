@@ -378,6 +378,33 @@ def test_network_with_wrong_output_width_is_rejected(blobs):
         fast_classifier(model=two_outputs).fit(X, y)
 
 
+class TwoLayerNetwork(keras.Model):
+    """A subclassed network: no symbolic inputs or outputs until it is called."""
+
+    def __init__(self, n_classes):
+        super().__init__()
+        self.hidden = keras.layers.Dense(8, activation="relu")
+        self.out = keras.layers.Dense(n_classes, activation="softmax")
+
+    def call(self, inputs):
+        return self.out(self.hidden(inputs))
+
+
+def test_subclassed_network(blobs):
+    X, y, X_test, y_test = blobs
+    clf = fast_classifier(model=lambda meta: TwoLayerNetwork(meta["n_classes_"]))
+    clf.fit(X, y)
+    assert clf.score(X_test, y_test) > 0.8
+    assert clf.predict_proba(X_test[:5]).shape == (5, 3)
+
+
+def test_repeated_fits_do_not_warn_about_retracing(blobs, caplog):
+    X, y, X_test, _ = blobs
+    for seed in range(7):
+        fast_classifier(random_state=seed).fit(X, y).predict_proba(X_test)
+    assert "retracing" not in caplog.text
+
+
 def test_builder_must_return_a_keras_model(blobs):
     X, y, _, _ = blobs
     with pytest.raises(TypeError, match="must return a keras.Model. Got str"):
