@@ -25,6 +25,13 @@ class SnapshotRecorder(keras.callbacks.Callback):
         The learning-rate schedule, evaluated at the cycle's last iteration.
     verbose : int
         If > 0, print one line per finished cycle to standard output.
+    keep_weights : bool, default=True
+        Whether to keep the copies in memory; False when they live on disk only.
+    on_snapshot : callable or None, default=None
+        Called as ``on_snapshot(cycle, info)`` after each snapshot, with ``info``
+        holding its epoch, learning rate and loss; writes it to disk, say.
+    first_cycle : int, default=0
+        Index of the first cycle this training run executes (when resuming).
 
     Attributes
     ----------
@@ -38,11 +45,22 @@ class SnapshotRecorder(keras.callbacks.Callback):
         True if a cycle ended with a non-finite loss; training then stops.
     """
 
-    def __init__(self, cycle_epochs, schedule, verbose=0):
+    def __init__(
+        self,
+        cycle_epochs,
+        schedule,
+        verbose=0,
+        keep_weights=True,
+        on_snapshot=None,
+        first_cycle=0,
+    ):
         super().__init__()
         self.cycle_epochs = list(cycle_epochs)
         self.schedule = schedule
         self.verbose = verbose
+        self.keep_weights = keep_weights
+        self.on_snapshot = on_snapshot
+        self.first_cycle = first_cycle
         self.weights = []
         self.losses = []
         self.learning_rates = []
@@ -52,12 +70,23 @@ class SnapshotRecorder(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         loss = float((logs or {}).get("loss", math.nan))
         last_step = int(self.model.optimizer.iterations.numpy()) - 1
-        self.weights.append([np.array(w, copy=True) for w in self.model.get_weights()])
+        if self.keep_weights:
+            self.weights.append(
+                [np.array(w, copy=True) for w in self.model.get_weights()]
+            )
         self.losses.append(loss)
         self.learning_rates.append(float(self.schedule(last_step)))
         if not math.isfinite(loss):
             self.diverged = True
             self.model.stop_training = True
+        elif self.on_snapshot is not None:
+            info = {
+                "cycle": epoch,
+                "epoch": int(sum(self.cycle_epochs[: epoch + 1])),
+                "learning_rate": self.learning_rates[-1],
+                "loss": loss,
+            }
+            self.on_snapshot(epoch, info)
         if self.verbose > 0:
             self._report(epoch, loss)
 
@@ -65,8 +94,9 @@ class SnapshotRecorder(keras.callbacks.Callback):
         n_cycles = len(self.cycle_epochs)
         done = sum(self.cycle_epochs[: cycle + 1])
         total = sum(self.cycle_epochs)
+        skipped = sum(self.cycle_epochs[: self.first_cycle])
         elapsed = time.perf_counter() - self._started
-        remaining = elapsed / done * (total - done)
+        remaining = elapsed / (done - skipped) * (total - done)
         print(
             f"cycle {cycle + 1}/{n_cycles}: epoch {done}/{total},"
             f" loss {loss:.4f}, lr {self.learning_rates[-1]:.3g},"

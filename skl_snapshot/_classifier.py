@@ -1,6 +1,9 @@
 """SnapshotEnsembleClassifier: M networks for the training cost of one."""
 
+import hashlib
 import inspect
+import os
+import uuid
 from numbers import Integral, Real
 
 import keras
@@ -20,7 +23,18 @@ from sklearn.utils.validation import (
 )
 
 from ._network import MemberPredictor, build_mlp
-from ._schedules import cycle_epochs
+from ._persistence import (
+    SnapshotDirectory,
+    SnapshotDirectoryError,
+    SnapshotStore,
+    SnapshotWeights,
+    architecture_of,
+    labels_from_json,
+    labels_to_json,
+    load_network,
+    versions,
+)
+from ._schedules import cycle_epochs, cyclic_cosine_annealing
 from ._scikeras import (
     ROUTING_PREFIXES,
     ClassifierLabelEncoder,
@@ -100,6 +114,26 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         Which snapshots come first. ``"newest"`` takes the last ``n_members``
         cycles (the paper's choice: later snapshots are usually better);
         ``"oldest"`` the first ones. Acts at prediction time.
+    snapshot_dir : str, path-like or None, default=None
+        If set, each snapshot is written to this directory the moment its cycle
+        ends, atomically, in Keras' weights format, with a JSON manifest (see
+        :meth:`from_snapshot_dir`). A crash leaves only complete snapshots.
+    in_memory : bool, default=True
+        Keep the snapshots' weights in memory. False (which needs
+        ``snapshot_dir``) keeps them on disk only: prediction then loads one member
+        at a time, so its memory is about that of one network, not of M.
+    resume : bool, default=False
+        If ``snapshot_dir`` holds an unfinished run of this same fit (same data,
+        parameters and network), continue it from its newest complete snapshot,
+        with the optimizer state saved there, instead of refusing to overwrite it.
+        An empty or missing directory starts a new run.
+    overwrite : bool, default=False
+        Allow ``fit`` to replace the snapshots of another run found in
+        ``snapshot_dir``. Nothing is overwritten otherwise.
+    warm_start : bool, default=False
+        If True and the estimator is fitted, ``fit`` continues the same network for
+        ``n_cycles`` more cycles of ``epochs`` epochs in all (the schedule restarts
+        at ``lr_max``) and appends the new snapshots to the existing ones.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation and shuffling. An int gives the same
         predictions at every fit on CPU.
@@ -141,6 +175,8 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
 
     See Also
     --------
+    SnapshotEnsembleClassifier.from_snapshot_dir : Load a fitted estimator from a
+        snapshot directory.
     CyclicCosineAnnealing : The learning-rate schedule, as a Keras schedule.
     sklearn.neural_network.MLPClassifier : A single network, trained by scikit-learn.
     sklearn.ensemble.VotingClassifier : Soft voting over independently fitted models.
@@ -187,6 +223,11 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "n_members": [None, Interval(Integral, 1, None, closed="left")],
         "member_order": [StrOptions({"newest", "oldest"})],
+        "snapshot_dir": [None, str, os.PathLike],
+        "in_memory": ["boolean"],
+        "resume": ["boolean"],
+        "overwrite": ["boolean"],
+        "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -205,6 +246,11 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         batch_size=32,
         n_members=None,
         member_order="newest",
+        snapshot_dir=None,
+        in_memory=True,
+        resume=False,
+        overwrite=False,
+        warm_start=False,
         random_state=None,
         verbose=0,
         **kwargs,
@@ -220,6 +266,11 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.n_members = n_members
         self.member_order = member_order
+        self.snapshot_dir = snapshot_dir
+        self.in_memory = in_memory
+        self.resume = resume
+        self.overwrite = overwrite
+        self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
         vars(self).update(kwargs)
@@ -291,7 +342,7 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
             setattr(self, name, others.pop(name))
         return super().set_params(**others)
 
-    def _check_parameter_combinations(self):
+    def _check_parameter_combinations(self, warm):
         for name, value in (("hidden_layer_sizes", self.hidden_layer_sizes),):
             sizes = np.atleast_1d(np.asarray(value, dtype=object))
             if sizes.ndim != 1 or not all(
@@ -311,7 +362,14 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
                 "epochs must be >= n_cycles, so that every cycle has at least one"
                 f" epoch. Got epochs={self.epochs} with n_cycles={self.n_cycles}."
             )
-        if self.n_members is not None and self.n_members > self.n_cycles:
+        for name in ("in_memory", "resume"):
+            needs_directory = (name == "in_memory") != bool(getattr(self, name))
+            if needs_directory and self.snapshot_dir is None:
+                raise ValueError(
+                    f"{name}={getattr(self, name)} needs a snapshot_dir to keep the"
+                    " snapshots in. Got snapshot_dir=None."
+                )
+        if not warm and self.n_members is not None and self.n_members > self.n_cycles:
             raise ValueError(
                 "n_members must be <= n_cycles. Got"
                 f" n_members={self.n_members} with n_cycles={self.n_cycles}."
@@ -414,8 +472,9 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         self : SnapshotEnsembleClassifier
             The fitted estimator.
         """
-        self._check_parameter_combinations()
-        X, y = validate_data(self, X, y, dtype=[np.float32, np.float64], reset=True)
+        warm = self.warm_start and hasattr(self, "snapshot_weights_")
+        self._check_parameter_combinations(warm)
+        X, y = validate_data(self, X, y, dtype=[np.float32, np.float64], reset=not warm)
         check_classification_targets(y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
@@ -427,22 +486,33 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         X = np.ascontiguousarray(X, dtype=np.float32)
 
         params = self.get_params()
-        loss = make_loss(params)
-        encoder = ClassifierLabelEncoder(loss=loss).fit(y)
-        if encoder.n_classes_ < 2:
-            raise ValueError(
-                "SnapshotEnsembleClassifier needs samples of at least 2 classes in"
-                f" y, but y contains only one class: {encoder.classes_[0].item()!r}."
-            )
-        meta = {
-            "n_features_in_": X.shape[1],
-            "X_shape_": X.shape,
-            "X_dtype_": X.dtype,
-            "target_type_": encoder._type_of_target(y),
-            "y_dtype_": y.dtype,
-            "y_ndim_": y.ndim,
-            **encoder.get_metadata(),
-        }
+        if warm:
+            unknown = np.setdiff1d(np.unique(y), self.classes_)
+            if unknown.size:
+                raise ValueError(
+                    "warm_start=True continues training on the classes of the first"
+                    f" fit, {self.classes_.tolist()}. Got new classes in y:"
+                    f" {unknown.tolist()}."
+                )
+            encoder, meta, loss = self._target_encoder, self._meta, self._loss
+        else:
+            loss = make_loss(params)
+            encoder = ClassifierLabelEncoder(loss=loss).fit(y)
+            if encoder.n_classes_ < 2:
+                raise ValueError(
+                    "SnapshotEnsembleClassifier needs samples of at least 2 classes"
+                    " in y, but y contains only one class:"
+                    f" {encoder.classes_[0].item()!r}."
+                )
+            meta = {
+                "n_features_in_": X.shape[1],
+                "X_shape_": X.shape,
+                "X_dtype_": X.dtype,
+                "target_type_": encoder._type_of_target(y),
+                "y_dtype_": y.dtype,
+                "y_ndim_": y.ndim,
+                **encoder.get_metadata(),
+            }
 
         batch_size = min(self.batch_size, X.shape[0])
         epochs_of_cycles = cycle_epochs(self.epochs, self.n_cycles)
@@ -461,25 +531,66 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         compile_kwargs = {"optimizer": optimizer, "loss": loss or default_loss}
 
         with seeded(seed), retracing_warnings_silenced():
-            network = self._build_network(meta, compile_kwargs)
-            loss = loss or (network.loss if network.compiled else None)
-            n_outputs = _output_units(network, X)
-            if n_outputs not in (meta["n_classes_"], 1) or (
-                n_outputs == 1 and meta["n_classes_"] != 2
-            ):
-                raise ValueError(
-                    f"The network must output one unit per class ({meta['n_classes_']}"
-                    " here), or one sigmoid unit for two classes. Got a network with"
-                    f" {n_outputs} output units."
+            if warm:
+                network = self._get_predictor().network
+                self._load_member(network, self.n_snapshots_ - 1)
+            else:
+                network = self._build_network(meta, compile_kwargs)
+                loss = loss or (network.loss if network.compiled else None)
+                n_outputs = _output_units(network, X)
+                if n_outputs not in (meta["n_classes_"], 1) or (
+                    n_outputs == 1 and meta["n_classes_"] != 2
+                ):
+                    raise ValueError(
+                        "The network must output one unit per class"
+                        f" ({meta['n_classes_']} here), or one sigmoid unit for two"
+                        f" classes. Got a network with {n_outputs} output units."
+                    )
+                if loss is None:
+                    loss = default_loss if n_outputs > 1 else "binary_crossentropy"
+                if is_one_hot_loss(loss) and not is_one_hot_loss(encoder.loss):
+                    encoder = ClassifierLabelEncoder(loss=loss).fit(y)
+            y_encoded = encoder.transform(y)
+            fits = [dict(fit) for fit in self._fits] if warm else []
+            records = [dict(record) for record in self._records] if warm else []
+            epoch_offset = int(self.n_iter_) if warm else 0
+            plan = {
+                "epochs": int(self.epochs),
+                "n_cycles": int(self.n_cycles),
+                "cycle_epochs": [int(epochs) for epochs in epochs_of_cycles],
+                "batch_size": int(batch_size),
+                "lr_max": float(self.lr_max),
+                "lr_min": float(self.lr_min),
+                "momentum": float(self.momentum),
+                "n_samples": int(X.shape[0]),
+                "data_sha256": _fingerprint(X, y_encoded, sample_weight),
+                "seed": seed,
+                "first_snapshot": len(records),
+                "epoch_offset": epoch_offset,
+            }
+            store = None
+            if self.snapshot_dir is not None:
+                store = SnapshotStore.open(
+                    self.snapshot_dir,
+                    self._manifest_header(network, meta, loss, encoder.classes_),
+                    plan,
+                    resume=self.resume,
+                    overwrite=self.overwrite,
+                    continues_run=self._run_id if warm else None,
                 )
-            if loss is None:
-                loss = default_loss if n_outputs > 1 else "binary_crossentropy"
-            if is_one_hot_loss(loss) and not is_one_hot_loss(encoder.loss):
-                encoder = ClassifierLabelEncoder(loss=loss).fit(y)
+                if store.done_cycles:
+                    # Continue the interrupted run as it was planned.
+                    plan = store.plan
+                    seed = plan["seed"]
+                    store.restore(network, optimizer)
+                fits = [dict(fit) for fit in store.manifest["fits"]]
+                records = [_ledger_record(r) for r in store.manifest["snapshots"]]
+            else:
+                fits.append(plan)
             run = train_snapshots(
                 network,
                 X,
-                encoder.transform(y),
+                y_encoded,
                 sample_weight,
                 optimizer=optimizer,
                 schedule=schedule,
@@ -489,28 +600,219 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
                 seed=seed,
                 fit_params=routed_params(params, "fit"),
                 verbose=self.verbose,
+                first_cycle=0 if store is None else store.done_cycles,
+                keep_weights=self.in_memory,
+                on_snapshot=(
+                    None
+                    if store is None
+                    else store.writer(network, optimizer, plan["epoch_offset"])
+                ),
             )
         if run.diverged or not all(
             np.isfinite(array).all() for weights in run.weights for array in weights
         ):
             raise ValueError(
                 "Training diverged: the loss or the weights became infinite or NaN"
-                f" in cycle {len(run.weights)}. Lower lr_max (got lr_max="
+                f" in cycle {len(run.losses)}. Lower lr_max (got lr_max="
                 f"{self.lr_max!r}) or standardise the features."
             )
+        if store is None:
+            for epoch, rate, loss_value in zip(
+                run.snapshot_epochs,
+                run.snapshot_learning_rates,
+                run.losses,
+                strict=True,
+            ):
+                records.append(
+                    {
+                        "epoch": epoch_offset + int(epoch),
+                        "learning_rate": float(rate),
+                        "loss": float(loss_value),
+                    }
+                )
+        else:
+            records = [_ledger_record(r) for r in store.manifest["snapshots"]]
+
+        if not self.in_memory:
+            snapshot_weights = store.lazy_weights()
+        elif store is not None and store.done_cycles:
+            earlier = store.manifest["snapshots"][: -len(run.weights) or None]
+            snapshot_weights = _read_snapshots(store.directory, earlier, network)
+            snapshot_weights += run.weights
+        else:
+            snapshot_weights = (
+                list(self.snapshot_weights_) if warm else []
+            ) + run.weights
 
         self.classes_ = encoder.classes_
-        self.n_snapshots_ = len(run.weights)
-        self.snapshot_weights_ = run.weights
-        self.snapshot_epochs_ = run.snapshot_epochs
-        self.snapshot_learning_rates_ = run.snapshot_learning_rates
-        self.learning_rate_history_ = run.learning_rates
-        self.loss_history_ = run.losses
-        self.n_iter_ = int(self.epochs)
-        self.t_ = run.n_steps
+        self.snapshot_weights_ = snapshot_weights
+        self._set_history(fits, records)
         self._meta = meta
+        self._loss = loss
+        self._target_encoder = encoder
+        self._run_id = (
+            store.manifest["run_id"] if store is not None else uuid.uuid4().hex
+        )
         self._predictor = MemberPredictor(network)
         return self
+
+    def _manifest_header(self, network, meta, loss, classes):
+        """What a snapshot directory records about the fitted estimator."""
+        built_in = self.model is None
+        estimator_params = {
+            "built_in_network": built_in,
+            "epochs": int(self.epochs),
+            "n_cycles": int(self.n_cycles),
+            "lr_max": float(self.lr_max),
+            "lr_min": float(self.lr_min),
+            "momentum": float(self.momentum),
+            "batch_size": int(self.batch_size),
+            "n_members": None if self.n_members is None else int(self.n_members),
+            "member_order": self.member_order,
+        }
+        if built_in:
+            estimator_params["hidden_layer_sizes"] = [
+                int(units) for units in self.hidden_layer_sizes
+            ]
+            if isinstance(self.activation, str):
+                estimator_params["activation"] = self.activation
+        feature_names = getattr(self, "feature_names_in_", None)
+        return {
+            "run_id": uuid.uuid4().hex,
+            "versions": versions(),
+            "architecture": architecture_of(network),
+            "n_features_in": int(meta["n_features_in_"]),
+            "feature_names_in": None if feature_names is None else list(feature_names),
+            "classes": labels_to_json(classes),
+            "loss": loss if isinstance(loss, str) else _loss_name(loss),
+            "estimator_params": estimator_params,
+        }
+
+    def _set_history(self, fits, records):
+        """Derive the history attributes from the fits' plans and the snapshots."""
+        self._fits = fits
+        self._records = records
+        rates, n_iter = [], 0
+        boundaries = [fit["first_snapshot"] for fit in fits[1:]] + [len(records)]
+        for fit, end in zip(fits, boundaries, strict=True):
+            done = end - fit["first_snapshot"]
+            steps = steps_per_cycle(
+                fit["n_samples"], fit["batch_size"], fit["cycle_epochs"]
+            )
+            rates.append(
+                cyclic_cosine_annealing(
+                    np.arange(sum(steps[:done])), steps, fit["lr_max"], fit["lr_min"]
+                )
+            )
+            n_iter += sum(fit["cycle_epochs"][:done])
+        self.n_snapshots_ = len(records)
+        self.snapshot_epochs_ = np.asarray([r["epoch"] for r in records], dtype=int)
+        self.snapshot_learning_rates_ = np.asarray(
+            [r["learning_rate"] for r in records], dtype=float
+        )
+        self.loss_history_ = np.asarray([r["loss"] for r in records], dtype=float)
+        self.learning_rate_history_ = np.concatenate(rates) if rates else np.empty(0)
+        self.n_iter_ = int(n_iter)
+        self.t_ = len(self.learning_rate_history_)
+
+    def _load_member(self, network, index):
+        """Put snapshot ``index``'s weights into ``network``."""
+        weights = self.snapshot_weights_
+        if isinstance(weights, SnapshotWeights):
+            weights.load_into(network, index)
+        else:
+            network.set_weights(weights[index])
+
+    @classmethod
+    def from_snapshot_dir(cls, path, *, in_memory=True):
+        """Load a fitted estimator from a snapshot directory written by ``fit``.
+
+        Safe for directories from others: nothing is unpickled and no code from
+        the directory runs. The manifest is JSON, the network is rebuilt from its
+        Keras config with ``safe_mode`` (Lambda layers are refused), the weights
+        are plain arrays, and every file's SHA-256 is checked before it is read.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The snapshot directory.
+        in_memory : bool, default=True
+            Read all snapshots into memory now. False reads each one from disk
+            when it votes, so that prediction needs the memory of about one
+            network.
+
+        Returns
+        -------
+        estimator : SnapshotEnsembleClassifier
+            A fitted estimator that predicts exactly as the one that wrote the
+            directory.
+
+        Raises
+        ------
+        ValueError
+            If the directory is missing or empty, the manifest is not readable,
+            a file is missing, truncated or corrupted, or the files do not match
+            the manifest's architecture, features or classes. The message names
+            the file.
+        """
+        directory = SnapshotDirectory(path)
+        manifest = directory.read_manifest()
+        records = manifest["snapshots"]
+        if not records:
+            raise SnapshotDirectoryError(
+                f"Snapshot directory {directory.path} holds no complete snapshot yet."
+            )
+        architecture = manifest.get("architecture")
+        if architecture is None:
+            raise SnapshotDirectoryError(
+                f"{directory.manifest_path} records no Keras config of the network"
+                " (a subclassed model cannot be described as data), so the"
+                " directory cannot be loaded without running code."
+            )
+        network = load_network(architecture, directory.manifest_path)
+        classes = labels_from_json(manifest["classes"])
+        n_features = int(manifest["n_features_in"])
+        _check_network_matches(network, n_features, len(classes), directory)
+
+        estimator_params = dict(manifest["estimator_params"])
+        if not estimator_params.pop("built_in_network"):
+            estimator_params["model"] = network
+        if "hidden_layer_sizes" in estimator_params:
+            estimator_params["hidden_layer_sizes"] = tuple(
+                estimator_params["hidden_layer_sizes"]
+            )
+        estimator = cls(
+            **estimator_params,
+            snapshot_dir=directory.path,
+            in_memory=in_memory,
+        )
+        encoder = ClassifierLabelEncoder(loss=manifest["loss"]).fit(classes)
+        estimator.classes_ = encoder.classes_
+        estimator.n_features_in_ = n_features
+        if manifest.get("feature_names_in") is not None:
+            estimator.feature_names_in_ = np.asarray(
+                manifest["feature_names_in"], dtype=object
+            )
+        if in_memory:
+            estimator.snapshot_weights_ = _read_snapshots(directory, records, network)
+        else:
+            estimator.snapshot_weights_ = SnapshotWeights(
+                directory, records, architecture
+            )
+            directory.verified_path(records[-1])
+        estimator._set_history(
+            [dict(fit) for fit in manifest["fits"]],
+            [_ledger_record(record) for record in records],
+        )
+        estimator._run_id = manifest["run_id"]
+        estimator._meta = {
+            "n_features_in_": n_features,
+            **encoder.get_metadata(),
+        }
+        estimator._loss = manifest["loss"]
+        estimator._target_encoder = encoder
+        estimator._predictor = MemberPredictor(network)
+        return estimator
 
     # -- prediction -------------------------------------------------------------
 
@@ -541,8 +843,7 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         if predictor is None:
             # After unpickling: rebuild the architecture; the weights come from
             # the snapshots, so the builder's random initialisation is irrelevant.
-            loss = make_loss(self.get_params()) or "sparse_categorical_crossentropy"
-            compile_kwargs = {"optimizer": keras.optimizers.SGD(), "loss": loss}
+            compile_kwargs = {"optimizer": keras.optimizers.SGD(), "loss": self._loss}
             network = self._build_network(self._meta, compile_kwargs)
             predictor = self._predictor = MemberPredictor(network)
         return predictor
@@ -576,8 +877,9 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         """Yield each snapshot's class probabilities on validated ``X``."""
         predictor = self._get_predictor()
         for index in indices:
+            self._load_member(predictor.network, index)
             with retracing_warnings_silenced():
-                proba = predictor.predict_proba(self.snapshot_weights_[index], X)
+                proba = predictor.predict_proba(X)
             yield proba
 
     def predict(self, X):
@@ -641,3 +943,50 @@ def _output_units(network, X):
     except (AttributeError, IndexError, TypeError, ValueError):
         # a subclassed network has no symbolic outputs until it is called
         return int(network(X[:1], training=False).shape[-1])
+
+
+def _fingerprint(X, y_encoded, sample_weight):
+    """SHA-256 of the training data as the network sees it (resume checks it)."""
+    digest = hashlib.sha256()
+    for array in (X, y_encoded, sample_weight):
+        if array is not None:
+            array = np.ascontiguousarray(array)
+            digest.update(str((array.dtype.str, array.shape)).encode())
+            digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def _ledger_record(record):
+    return {key: record[key] for key in ("epoch", "learning_rate", "loss")}
+
+
+def _loss_name(loss):
+    name = getattr(loss, "name", None) or getattr(loss, "__name__", None)
+    return str(name) if name else repr(loss)
+
+
+def _read_snapshots(directory, records, network):
+    """Each listed snapshot's weights as NumPy arrays, read through ``network``."""
+    weights = []
+    for record in records:
+        directory.load_weights(network, record)
+        weights.append([np.array(weight) for weight in network.get_weights()])
+    return weights
+
+
+def _check_network_matches(network, n_features, n_classes, directory):
+    """Refuse a manifest whose architecture contradicts its data description."""
+    inputs = getattr(network, "inputs", None)
+    width = inputs[0].shape[-1] if inputs else None
+    if width is not None and width != n_features:
+        raise SnapshotDirectoryError(
+            f"{directory.manifest_path} describes a network with {width} input"
+            f" features but records n_features_in={n_features}."
+        )
+    outputs = getattr(network, "outputs", None)
+    units = outputs[0].shape[-1] if outputs else None
+    if units is not None and units not in (n_classes, 1 if n_classes == 2 else -1):
+        raise SnapshotDirectoryError(
+            f"{directory.manifest_path} describes a network with {units} output"
+            f" units but records {n_classes} classes."
+        )

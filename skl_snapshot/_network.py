@@ -43,9 +43,9 @@ def build_mlp(hidden_layer_sizes=(50,), activation="relu", meta=None):
 class MemberPredictor:
     """Class probabilities of ensemble members through one traced forward pass.
 
-    Loading a member assigns its weights to the network's variables, which leaves
-    the traced function valid: no member or call pays for ``Model.predict``'s
-    set-up or for retracing.
+    A member is loaded by assigning its weights to the network's variables, which
+    leaves the traced function valid: no member or call pays for
+    ``Model.predict``'s set-up or for retracing.
     """
 
     def __init__(self, network):
@@ -57,9 +57,8 @@ class MemberPredictor:
             input_signature=[tf.TensorSpec([None, n_features], tf.float32)],
         )
 
-    def predict_proba(self, weights, X):
-        """Probabilities of the member with ``weights`` on float32 ``X``."""
-        self.network.set_weights(weights)
+    def predict_proba(self, X):
+        """Probabilities of the network's current weights on float32 ``X``."""
         chunks = [
             self._forward(tf.constant(X[start : start + _PREDICT_BATCH_ROWS])).numpy()
             for start in range(0, X.shape[0], _PREDICT_BATCH_ROWS)

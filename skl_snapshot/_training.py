@@ -123,6 +123,9 @@ def train_snapshots(
     seed,
     fit_params,
     verbose=0,
+    first_cycle=0,
+    keep_weights=True,
+    on_snapshot=None,
 ):
     """Train ``network`` and take one snapshot per cycle.
 
@@ -130,6 +133,10 @@ def train_snapshots(
     the same ``cycle_epochs``, data size and batch size. Each run of equally long
     cycles is one ``fit`` call in which a Keras epoch is one cycle; every epoch of
     data is a fresh permutation drawn from ``seed``.
+
+    Cycles before ``first_cycle`` are skipped: the caller has restored the
+    network and the optimizer (with its iteration counter) as they were after
+    them. ``keep_weights`` and ``on_snapshot`` go to :class:`SnapshotRecorder`.
     """
     n_samples = X.shape[0]
     cycle_steps = steps_per_cycle(n_samples, batch_size, cycle_epochs)
@@ -140,39 +147,48 @@ def train_snapshots(
         loss=loss,
         steps_per_execution=math.gcd(*cycle_steps),
     )
-    recorder = SnapshotRecorder(cycle_epochs, schedule, verbose=verbose)
+    recorder = SnapshotRecorder(
+        cycle_epochs,
+        schedule,
+        verbose=verbose,
+        keep_weights=keep_weights,
+        on_snapshot=on_snapshot,
+        first_cycle=first_cycle,
+    )
     fit_params = dict(fit_params)
     callbacks = [recorder, *(fit_params.pop("callbacks", None) or [])]
 
     tensors = (X, y) if sample_weight is None else (X, y, sample_weight)
     data = tf.data.Dataset.from_tensor_slices(tensors)
-    first_cycle = 0
-    for group, (steps, count) in enumerate(_groups_of_equal_cycles(cycle_steps)):
-        # A new iterator restarts the shuffle sequence, so every group needs a
-        # seed of its own to avoid repeating the previous group's orders.
+    cycle = first_cycle
+    for steps, count in _groups_of_equal_cycles(cycle_steps[first_cycle:]):
+        # A new iterator restarts the shuffle sequence, so every group of cycles
+        # needs a seed of its own not to repeat the previous group's orders.
         epochs_of_data = (
-            data.shuffle(n_samples, seed=seed + group, reshuffle_each_iteration=True)
+            data.shuffle(n_samples, seed=seed + cycle, reshuffle_each_iteration=True)
             .batch(batch_size)
             .repeat()
         )
         network.fit(
             epochs_of_data,
-            initial_epoch=first_cycle,
-            epochs=first_cycle + count,
+            initial_epoch=cycle,
+            epochs=cycle + count,
             steps_per_epoch=steps,
             shuffle=False,
             verbose=0,
             callbacks=callbacks,
             **fit_params,
         )
-        first_cycle += count
+        cycle += count
         if recorder.diverged:
             break
 
-    n_steps = int(network.optimizer.iterations.numpy())
+    n_steps = int(optimizer.iterations.numpy())
     return SnapshotRun(
         weights=recorder.weights,
-        snapshot_epochs=np.cumsum(cycle_epochs)[: len(recorder.weights)],
+        snapshot_epochs=np.cumsum(cycle_epochs)[
+            first_cycle : first_cycle + len(recorder.losses)
+        ],
         losses=np.asarray(recorder.losses),
         snapshot_learning_rates=np.asarray(recorder.learning_rates),
         learning_rates=cyclic_cosine_annealing(

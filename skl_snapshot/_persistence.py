@@ -1,0 +1,529 @@
+"""Snapshot directories: crash-safe files, a JSON manifest, loading that runs no code.
+
+Layout of a directory::
+
+    manifest.json               what the directory holds; rewritten atomically
+    snapshot-000.weights.h5     Keras' weights format, one file per snapshot
+    snapshot-001.weights.h5
+    optimizer.npz               optimizer state after the newest snapshot (resume)
+
+Every file is written to a temporary name in the same directory, flushed and
+fsynced, then renamed over its final name, and the directory is fsynced. The
+manifest is the commit point: a snapshot exists once the manifest lists it. A crash
+at any instant therefore leaves only complete snapshots and a manifest that
+describes them; at worst an orphaned temporary file, which is never read.
+
+Loading never unpickles anything: the manifest is JSON, the architecture is
+rebuilt with Keras' ``safe_mode`` (no Lambda layers or arbitrary code), the weights
+are plain HDF5 arrays, the optimizer state is an ``.npz`` read with
+``allow_pickle=False``, and every file's SHA-256 is checked before it is read.
+"""
+
+import contextlib
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import uuid
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import sklearn
+import tensorflow as tf
+
+__all__ = [
+    "FORMAT",
+    "SnapshotDirectory",
+    "SnapshotDirectoryError",
+    "SnapshotWeights",
+    "load_network",
+]
+
+FORMAT = "skl_snapshot.snapshot_dir"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+OPTIMIZER_STATE = "optimizer.npz"
+
+
+class SnapshotDirectoryError(ValueError):
+    """A snapshot directory cannot be written, read or trusted."""
+
+
+def _fsync_directory(path):
+    if sys.platform.startswith("win"):  # directories cannot be opened there
+        return
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _commit(temporary, final):
+    """Make ``temporary`` durable, rename it over ``final``, make the rename durable."""
+    with open(temporary, "rb+") as handle:
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, final)
+    _fsync_directory(os.path.dirname(final))
+
+
+def _temporary_path(directory, suffix):
+    # Keras decides the weights format from the file name, so the temporary name
+    # keeps the final suffix; the leading dot and "tmp" mark it as never read.
+    return os.path.join(directory, f".tmp-{uuid.uuid4().hex}{suffix}")
+
+
+def atomic_write_bytes(path, data):
+    """Write ``data`` to ``path`` so that a crash leaves the old file or the new one."""
+    temporary = _temporary_path(os.path.dirname(path), ".part")
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+        _commit(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def labels_to_json(classes):
+    """``classes_`` as JSON: values and the NumPy dtype to rebuild them."""
+    classes = np.asarray(classes)
+    if classes.dtype.kind not in "biufU":
+        raise SnapshotDirectoryError(
+            "snapshot_dir can only record class labels that are numbers, booleans or"
+            f" strings. Got labels of dtype {classes.dtype}: convert y, for example"
+            " with y.astype(str)."
+        )
+    return {"dtype": classes.dtype.str, "values": classes.tolist()}
+
+
+def labels_from_json(record):
+    return np.asarray(record["values"], dtype=np.dtype(record["dtype"]))
+
+
+def versions():
+    from . import __version__
+
+    return {
+        "skl_snapshot": __version__,
+        "keras": keras.__version__,
+        "tensorflow": tf.__version__,
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def architecture_of(network):
+    """The network's architecture as a JSON-able Keras config, or None."""
+    try:
+        config = keras.saving.serialize_keras_object(network)
+        json.dumps(config)
+    except (NotImplementedError, TypeError, ValueError):
+        return None
+    return config
+
+
+def load_network(architecture, source):
+    """Rebuild a network from its config without running code from ``source``."""
+    try:
+        network = keras.saving.deserialize_keras_object(architecture, safe_mode=True)
+    except Exception as error:  # Keras raises many types for an unusable config
+        raise SnapshotDirectoryError(
+            f"Cannot rebuild the network described in {source}: {error}. Custom"
+            " layers must be registered with keras.saving.register_keras_serializable"
+            " in the loading process; Lambda layers are refused (safe_mode)."
+        ) from error
+    if not isinstance(network, keras.Model):
+        raise SnapshotDirectoryError(
+            f"The architecture in {source} is not a Keras model. Got"
+            f" {type(network).__name__}."
+        )
+    return network
+
+
+class SnapshotDirectory:
+    """A directory of snapshots with its manifest.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The directory.
+    """
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        self.manifest_path = os.path.join(self.path, MANIFEST)
+
+    # -- reading ------------------------------------------------------------------
+
+    def exists(self):
+        return os.path.isfile(self.manifest_path)
+
+    def read_manifest(self):
+        """The manifest, checked for format and consistency."""
+        if not os.path.isdir(self.path):
+            raise SnapshotDirectoryError(
+                f"Snapshot directory {self.path} does not exist."
+            )
+        if not self.exists():
+            raise SnapshotDirectoryError(
+                f"Snapshot directory {self.path} holds no {MANIFEST}: it is empty or"
+                " was not written by skl_snapshot."
+            )
+        try:
+            with open(self.manifest_path, encoding="utf-8") as handle:
+                manifest = json.load(handle)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise SnapshotDirectoryError(
+                f"Cannot read {self.manifest_path}: {error}."
+            ) from error
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise SnapshotDirectoryError(
+                f"{self.manifest_path} is not a skl_snapshot manifest."
+            )
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise SnapshotDirectoryError(
+                f"{self.manifest_path} has format_version"
+                f" {manifest.get('format_version')!r}; this skl_snapshot reads"
+                f" version {FORMAT_VERSION}."
+            )
+        return manifest
+
+    def file_path(self, name):
+        # Only plain file names from the manifest: never a path outside the
+        # directory.
+        if os.path.basename(name) != name or name in ("", ".", ".."):
+            raise SnapshotDirectoryError(
+                f"{self.manifest_path} names a file outside the directory: {name!r}."
+            )
+        return os.path.join(self.path, name)
+
+    def verified_path(self, record):
+        """Path of a file listed in the manifest, after checking its SHA-256."""
+        path = self.file_path(record["file"])
+        if not os.path.isfile(path):
+            raise SnapshotDirectoryError(
+                f"Snapshot file {path} listed in {self.manifest_path} is missing."
+            )
+        digest = sha256_of(path)
+        if digest != record["sha256"]:
+            raise SnapshotDirectoryError(
+                f"Snapshot file {path} is corrupted or truncated: its SHA-256 is"
+                f" {digest}, the manifest records {record['sha256']}."
+            )
+        return path
+
+    def load_weights(self, network, record):
+        """Load one snapshot's weights, after checking them, into ``network``."""
+        path = self.verified_path(record)
+        try:
+            network.load_weights(path)
+        except Exception as error:  # h5py and Keras raise many types
+            raise SnapshotDirectoryError(
+                f"Cannot load snapshot file {path} into the network: {error}."
+            ) from error
+
+    def load_optimizer_state(self, optimizer, network, record):
+        """Restore optimizer variables saved with the newest snapshot."""
+        path = self.verified_path(record)
+        with np.load(path, allow_pickle=False) as state:
+            store = {key: state[key] for key in state.files}
+        optimizer.build(network.trainable_variables)
+        try:
+            optimizer.load_own_variables(store)
+        except (ValueError, KeyError) as error:
+            raise SnapshotDirectoryError(
+                f"Optimizer state {path} does not fit this optimizer: {error}."
+            ) from error
+
+    # -- writing ------------------------------------------------------------------
+
+    def prepare(self, header, overwrite):
+        """Start a new run in the directory, refusing to clobber another one."""
+        os.makedirs(self.path, exist_ok=True)
+        if not os.access(self.path, os.W_OK | os.X_OK):
+            raise SnapshotDirectoryError(
+                f"Snapshot directory {self.path} cannot be written."
+            )
+        try:
+            probe, probe_path = tempfile.mkstemp(prefix=".tmp-probe-", dir=self.path)
+            os.close(probe)
+            os.remove(probe_path)
+        except OSError as error:
+            raise SnapshotDirectoryError(
+                f"Snapshot directory {self.path} cannot be written: {error}."
+            ) from error
+        if self.exists():
+            if not overwrite:
+                raise SnapshotDirectoryError(
+                    f"Snapshot directory {self.path} already holds snapshots of"
+                    " another run. Pass overwrite=True to replace them, resume=True"
+                    " to continue that run, or choose another snapshot_dir."
+                )
+            self._remove_run()
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            **header,
+            "snapshots": [],
+            "optimizer_state": None,
+        }
+        self.write_manifest(manifest)
+        return manifest
+
+    def _remove_run(self):
+        manifest = self.read_manifest()
+        names = [record["file"] for record in manifest.get("snapshots", [])]
+        if manifest.get("optimizer_state"):
+            names.append(manifest["optimizer_state"]["file"])
+        # The manifest goes first, so that a crash midway never leaves a manifest
+        # that lists missing files.
+        os.remove(self.manifest_path)
+        _fsync_directory(self.path)
+        for name in names:
+            path = self.file_path(name)
+            if os.path.exists(path):
+                os.remove(path)
+
+    def remove_orphans(self):
+        """Delete temporary files left by a writer that died mid-write."""
+        if not os.path.isdir(self.path):
+            return
+        for name in os.listdir(self.path):
+            if name.startswith(".tmp-"):
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(self.path, name))
+
+    def write_manifest(self, manifest):
+        data = json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8")
+        atomic_write_bytes(self.manifest_path, data)
+
+    def add_snapshot(self, manifest, network, optimizer, info):
+        """Write one snapshot and the optimizer state, then commit the manifest."""
+        index = len(manifest["snapshots"])
+        name = f"snapshot-{index:03d}.weights.h5"
+        weights_path = os.path.join(self.path, name)
+        temporary = _temporary_path(self.path, ".weights.h5")
+        try:
+            network.save_weights(temporary)
+            _commit(temporary, weights_path)
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+        record = {"index": index, "file": name, "sha256": sha256_of(weights_path)}
+        record.update(info)
+
+        store = {}
+        optimizer.save_own_variables(store)
+        temporary = _temporary_path(self.path, ".npz")
+        try:
+            with open(temporary, "wb") as handle:
+                np.savez(handle, **{str(key): value for key, value in store.items()})
+            _commit(temporary, os.path.join(self.path, OPTIMIZER_STATE))
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+        optimizer_path = os.path.join(self.path, OPTIMIZER_STATE)
+        manifest["snapshots"].append(record)
+        manifest["optimizer_state"] = {
+            "file": OPTIMIZER_STATE,
+            "sha256": sha256_of(optimizer_path),
+            "after_snapshot": index,
+        }
+        self.write_manifest(manifest)
+        return record
+
+
+class SnapshotWeights(Sequence):
+    """Snapshot weights read from a directory on access, one snapshot at a time.
+
+    Holds no weights itself, so that an ensemble kept on disk costs the memory of
+    about one member at prediction time. Every access verifies the file's
+    checksum. Pickling keeps the directory's path, not the weights: the directory
+    must stay where it is.
+
+    Parameters
+    ----------
+    directory : SnapshotDirectory
+        Where the snapshots are.
+    records : list of dict
+        The manifest's records of the snapshots, oldest first.
+    architecture : dict
+        Keras config of the network, to read the weights files into.
+    """
+
+    def __init__(self, directory, records, architecture):
+        self.directory = directory
+        self.records = list(records)
+        self.architecture = architecture
+        self._network = None
+
+    def __len__(self):
+        return len(self.records)
+
+    def load_into(self, network, index):
+        """Load snapshot ``index`` into ``network``'s variables."""
+        self.directory.load_weights(network, self.records[index])
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if self._network is None:
+            self._network = load_network(self.architecture, self.directory.path)
+        self.load_into(self._network, index)
+        return [np.array(weight) for weight in self._network.get_weights()]
+
+    def __getstate__(self):
+        state = dict(vars(self))
+        state["_network"] = None
+        return state
+
+
+# Keys of a fit's plan that must agree for ``resume`` to continue it; the seed is
+# taken from the directory.
+_PLAN_KEYS_TO_MATCH = (
+    "epochs",
+    "n_cycles",
+    "batch_size",
+    "lr_max",
+    "lr_min",
+    "momentum",
+    "n_samples",
+    "data_sha256",
+)
+_HEADER_KEYS_TO_MATCH = ("architecture", "n_features_in", "classes", "loss")
+
+
+class SnapshotStore:
+    """The snapshot directory of one ``fit``: what to resume, and the writer.
+
+    Parameters
+    ----------
+    directory : SnapshotDirectory
+        The directory.
+    manifest : dict
+        Its manifest, kept in step with the files.
+    done_cycles : int
+        Cycles of the current fit already in the directory (resume).
+    """
+
+    def __init__(self, directory, manifest, done_cycles):
+        self.directory = directory
+        self.manifest = manifest
+        self.done_cycles = done_cycles
+
+    @property
+    def plan(self):
+        return self.manifest["fits"][-1]
+
+    @classmethod
+    def open(cls, path, header, plan, *, resume, overwrite, continues_run=None):
+        """Prepare ``path`` for a fit and say where training starts.
+
+        ``continues_run`` is the run id of the fitted estimator that a warm start
+        extends; its directory must be the one it wrote.
+        """
+        directory = SnapshotDirectory(path)
+        directory.remove_orphans()
+        if continues_run is not None:
+            manifest = directory.read_manifest()
+            if manifest.get("run_id") != continues_run:
+                raise SnapshotDirectoryError(
+                    f"warm_start=True appends to the snapshot directory of the"
+                    f" first fit, but {directory.manifest_path} belongs to another"
+                    " run."
+                )
+            plan = {**plan, "first_snapshot": len(manifest["snapshots"])}
+            manifest["fits"].append(plan)
+            directory.write_manifest(manifest)
+            return cls(directory, manifest, 0)
+        if resume and directory.exists():
+            manifest = directory.read_manifest()
+            mismatch = _first_mismatch(manifest, header, plan)
+            if mismatch is None:
+                last = manifest["fits"][-1]
+                done = len(manifest["snapshots"]) - last["first_snapshot"]
+                return cls(directory, manifest, done)
+            if not overwrite:
+                raise SnapshotDirectoryError(
+                    f"resume=True, but {directory.manifest_path} records a run that"
+                    f" differs from this fit: {mismatch}. Pass overwrite=True to"
+                    " start a new run there, or choose another snapshot_dir."
+                )
+        manifest = directory.prepare(
+            {**header, "fits": [{**plan, "first_snapshot": 0}]},
+            overwrite=overwrite,
+        )
+        return cls(directory, manifest, 0)
+
+    def restore(self, network, optimizer):
+        """Put the newest snapshot's weights and the optimizer state back."""
+        self.directory.load_weights(network, self.manifest["snapshots"][-1])
+        state = self.manifest.get("optimizer_state")
+        newest = len(self.manifest["snapshots"]) - 1
+        if state is None or state["after_snapshot"] != newest:
+            raise SnapshotDirectoryError(
+                f"{self.directory.manifest_path} records no optimizer state for its"
+                " newest snapshot, so the run cannot be resumed exactly."
+            )
+        self.directory.load_optimizer_state(optimizer, network, state)
+
+    def writer(self, network, optimizer, epoch_offset):
+        """An ``on_snapshot`` hook writing each snapshot as its cycle ends."""
+
+        def write(cycle, info):
+            record = {
+                "epoch": epoch_offset + info["epoch"],
+                "learning_rate": info["learning_rate"],
+                "loss": info["loss"],
+            }
+            self.directory.add_snapshot(self.manifest, network, optimizer, record)
+
+        return write
+
+    def lazy_weights(self):
+        return SnapshotWeights(
+            self.directory, self.manifest["snapshots"], self.manifest["architecture"]
+        )
+
+
+def _first_mismatch(manifest, header, plan):
+    for key in _HEADER_KEYS_TO_MATCH:
+        if _without_names(manifest.get(key)) != _without_names(header.get(key)):
+            if key == "architecture":
+                return "the network's architecture differs"
+            return (
+                f"{key} differs ({manifest.get(key)!r} there, {header.get(key)!r} now)"
+            )
+    last = manifest["fits"][-1]
+    for key in _PLAN_KEYS_TO_MATCH:
+        if last.get(key) != plan.get(key):
+            if key == "data_sha256":
+                return "the training data differs"
+            return f"{key} differs ({last.get(key)!r} there, {plan.get(key)!r} now)"
+    return None
+
+
+def _without_names(config):
+    """A config with layer and model names removed.
+
+    Keras numbers default names per process (``dense_3``), so two builds of the
+    same network differ in names only.
+    """
+    if isinstance(config, dict):
+        return {k: _without_names(v) for k, v in config.items() if k != "name"}
+    if isinstance(config, list | tuple):
+        # JSON has no tuples: compare what the manifest would hold
+        return [_without_names(item) for item in config]
+    return config
