@@ -88,6 +88,34 @@ def atomic_write_bytes(path, data):
             os.remove(temporary)
 
 
+def _save_model_weights(network, path):
+    """Save the network's own weights in Keras' ``.weights.h5`` format.
+
+    ``Model.save_weights`` also writes a compiled model's optimizer variables,
+    which would double the size of every snapshot; only Keras' saving library
+    (not yet public API) can leave them out. The optimizer state is saved once,
+    separately, for resuming.
+    """
+    optimizer = getattr(network, "optimizer", None)
+    if optimizer is None:
+        network.save_weights(path)
+        return
+    from keras.src.saving import saving_lib
+
+    saving_lib.save_weights_only(network, path, objects_to_skip=[optimizer])
+
+
+def _load_model_weights(network, path):
+    """Load weights saved by :func:`_save_model_weights`, leaving any optimizer be."""
+    optimizer = getattr(network, "optimizer", None)
+    if optimizer is None:
+        network.load_weights(path)
+        return
+    from keras.src.saving import saving_lib
+
+    saving_lib.load_weights_only(network, path, objects_to_skip=[optimizer])
+
+
 def sha256_of(path):
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -228,7 +256,7 @@ class SnapshotDirectory:
         """Load one snapshot's weights, after checking them, into ``network``."""
         path = self.verified_path(record)
         try:
-            network.load_weights(path)
+            _load_model_weights(network, path)
         except Exception as error:  # h5py and Keras raise many types
             raise SnapshotDirectoryError(
                 f"Cannot load snapshot file {path} into the network: {error}."
@@ -316,7 +344,7 @@ class SnapshotDirectory:
         weights_path = os.path.join(self.path, name)
         temporary = _temporary_path(self.path, ".weights.h5")
         try:
-            network.save_weights(temporary)
+            _save_model_weights(network, temporary)
             _commit(temporary, weights_path)
         finally:
             if os.path.exists(temporary):

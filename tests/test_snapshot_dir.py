@@ -1,0 +1,280 @@
+"""Snapshot directories: what fit writes, crash safety, resume, warm start, loading."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+
+from skl_snapshot import SnapshotEnsembleClassifier
+from skl_snapshot._persistence import SnapshotWeights, sha256_of
+
+from .conftest import fast_classifier
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _manifest(directory):
+    return json.loads((Path(directory) / "manifest.json").read_text())
+
+
+def test_fit_writes_one_verified_file_per_snapshot(blobs, tmp_path):
+    X, y, _, _ = blobs
+    clf = fast_classifier(snapshot_dir=tmp_path).fit(X, y)
+    manifest = _manifest(tmp_path)
+    assert [record["file"] for record in manifest["snapshots"]] == [
+        "snapshot-000.weights.h5",
+        "snapshot-001.weights.h5",
+        "snapshot-002.weights.h5",
+    ]
+    for record, epoch, rate, loss in zip(
+        manifest["snapshots"],
+        clf.snapshot_epochs_,
+        clf.snapshot_learning_rates_,
+        clf.loss_history_,
+        strict=True,
+    ):
+        assert record["sha256"] == sha256_of(tmp_path / record["file"])
+        assert record["epoch"] == epoch
+        assert record["learning_rate"] == pytest.approx(rate)
+        assert record["loss"] == pytest.approx(loss)
+    assert manifest["n_features_in"] == X.shape[1]
+    assert manifest["classes"]["values"] == clf.classes_.tolist()
+    assert manifest["architecture"]["class_name"] == "Sequential"
+    assert set(manifest["versions"]) >= {"skl_snapshot", "keras", "tensorflow"}
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".tmp-")]
+
+
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_from_snapshot_dir_predicts_exactly_like_the_writer(blobs, tmp_path, in_memory):
+    X, y, X_test, _ = blobs
+    clf = fast_classifier(snapshot_dir=tmp_path, n_members=2).fit(X, y)
+    loaded = SnapshotEnsembleClassifier.from_snapshot_dir(tmp_path, in_memory=in_memory)
+    np.testing.assert_array_equal(
+        loaded.predict_proba(X_test), clf.predict_proba(X_test)
+    )
+    np.testing.assert_array_equal(loaded.snapshot_epochs_, clf.snapshot_epochs_)
+    np.testing.assert_array_equal(
+        loaded.learning_rate_history_, clf.learning_rate_history_
+    )
+    assert loaded.get_params()["n_members"] == 2
+    assert loaded.n_iter_ == clf.n_iter_ and loaded.t_ == clf.t_
+    assert isinstance(loaded.snapshot_weights_, SnapshotWeights) != in_memory
+
+
+def test_disk_only_snapshots_hold_no_weights_in_memory(blobs, tmp_path):
+    X, y, X_test, _ = blobs
+    in_memory = fast_classifier().fit(X, y)
+    on_disk = fast_classifier(snapshot_dir=tmp_path, in_memory=False).fit(X, y)
+    assert isinstance(on_disk.snapshot_weights_, SnapshotWeights)
+    assert not hasattr(on_disk.snapshot_weights_, "weights")
+    np.testing.assert_allclose(
+        on_disk.predict_proba(X_test), in_memory.predict_proba(X_test), rtol=1e-6
+    )
+    # items are read on access, as NumPy arrays
+    for kept, read in zip(
+        in_memory.snapshot_weights_[1], on_disk.snapshot_weights_[1], strict=True
+    ):
+        np.testing.assert_array_equal(kept, read)
+
+
+def test_loading_in_a_fresh_process(blobs, tmp_path):
+    X, y, X_test, _ = blobs
+    labels = np.array(["ant", "bee", "cat"])[y]
+    clf = fast_classifier(snapshot_dir=tmp_path / "snapshots").fit(X, labels)
+    np.save(tmp_path / "X_test.npy", X_test)
+    script = (
+        "import numpy as np, sys\n"
+        "from skl_snapshot import SnapshotEnsembleClassifier as S\n"
+        "est = S.from_snapshot_dir(sys.argv[1])\n"
+        "X = np.load(sys.argv[2])\n"
+        "np.save(sys.argv[3], est.predict_proba(X))\n"
+        "np.save(sys.argv[4], est.predict(X))\n"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+            str(tmp_path / "snapshots"),
+            str(tmp_path / "X_test.npy"),
+            str(tmp_path / "proba.npy"),
+            str(tmp_path / "labels.npy"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "proba.npy"), clf.predict_proba(X_test)
+    )
+    np.testing.assert_array_equal(np.load(tmp_path / "labels.npy"), clf.predict(X_test))
+
+
+def test_warm_start_appends_cycles_and_restarts_the_schedule(blobs, tmp_path):
+    X, y, X_test, _ = blobs
+    clf = fast_classifier(snapshot_dir=tmp_path).fit(X, y)
+    first = [list(weights) for weights in clf.snapshot_weights_]
+    clf.set_params(warm_start=True, epochs=6, n_cycles=2).fit(X, y)
+    assert clf.n_snapshots_ == 5
+    np.testing.assert_array_equal(clf.snapshot_epochs_, [4, 8, 12, 15, 18])
+    for kept, original in zip(clf.snapshot_weights_[:3], first, strict=True):
+        for a, b in zip(kept, original, strict=True):
+            np.testing.assert_array_equal(a, b)
+    # the schedule restarts at lr_max when the continuation begins
+    first_fit_steps = 12 * 8  # 12 epochs of ceil(120 / 16) batches
+    assert clf.learning_rate_history_[first_fit_steps] == pytest.approx(clf.lr_max)
+    assert clf.t_ == first_fit_steps + 6 * 8
+    # the continuation starts from the last snapshot, not from scratch
+    assert clf.loss_history_[3] < clf.loss_history_[0]
+    loaded = SnapshotEnsembleClassifier.from_snapshot_dir(tmp_path)
+    np.testing.assert_array_equal(
+        loaded.predict_proba(X_test), clf.predict_proba(X_test)
+    )
+
+
+def test_warm_start_without_a_directory(blobs):
+    X, y, _, _ = blobs
+    clf = fast_classifier(warm_start=True).fit(X, y)
+    clf.fit(X, y)
+    assert clf.n_snapshots_ == 6
+    np.testing.assert_array_equal(clf.snapshot_epochs_, [4, 8, 12, 16, 20, 24])
+    clf.set_params(n_members=5)  # more members than n_cycles: fine after warm start
+    clf.predict(X)
+
+
+def test_warm_start_rejects_new_classes(blobs):
+    X, y, _, _ = blobs
+    clf = fast_classifier(warm_start=True).fit(X[y < 2], y[y < 2])
+    with pytest.raises(ValueError, match=r"new classes in y: \[2\]"):
+        clf.fit(X, y)
+
+
+def test_resume_of_a_finished_run_trains_nothing(blobs, tmp_path):
+    X, y, X_test, _ = blobs
+    clf = fast_classifier(snapshot_dir=tmp_path).fit(X, y)
+    before = {name: sha256_of(tmp_path / name) for name in os.listdir(tmp_path)}
+    again = fast_classifier(snapshot_dir=tmp_path, resume=True).fit(X, y)
+    after = {name: sha256_of(tmp_path / name) for name in os.listdir(tmp_path)}
+    assert before == after
+    np.testing.assert_array_equal(
+        again.predict_proba(X_test), clf.predict_proba(X_test)
+    )
+
+
+def test_resume_restores_weights_and_optimizer_state(blobs, tmp_path):
+    """Cut a finished run back to one snapshot, as a crash would, and resume."""
+    X, y, _, _ = blobs
+    fast_classifier(snapshot_dir=tmp_path).fit(X, y)
+    manifest = _manifest(tmp_path)
+    manifest["snapshots"] = manifest["snapshots"][:1]
+    # the optimizer state saved after the first cycle is no longer on disk, so
+    # put back a state whose iteration counter says "after cycle 1"
+    state = dict(np.load(tmp_path / "optimizer.npz"))
+    state["0"] = np.asarray(8 * 4, dtype=state["0"].dtype)  # iterations: 1 cycle
+    np.savez(tmp_path / "optimizer.npz", **state)
+    manifest["optimizer_state"]["after_snapshot"] = 0
+    manifest["optimizer_state"]["sha256"] = sha256_of(tmp_path / "optimizer.npz")
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+
+    resumed = fast_classifier(snapshot_dir=tmp_path, resume=True).fit(X, y)
+    assert resumed.n_snapshots_ == 3
+    np.testing.assert_array_equal(resumed.snapshot_epochs_, [4, 8, 12])
+    network = resumed._predictor.network
+    assert int(network.optimizer.iterations.numpy()) == 12 * 8
+    assert resumed.t_ == 12 * 8
+
+
+CRASH_SCRIPT = """
+import sys
+import numpy as np
+from skl_snapshot import SnapshotEnsembleClassifier
+data = np.load(sys.argv[2])
+SnapshotEnsembleClassifier(
+    hidden_layer_sizes=(64,), epochs=60, n_cycles=4, batch_size=16, lr_max=0.05,
+    random_state=0, snapshot_dir=sys.argv[1],
+).fit(data["X"], data["y"])
+"""
+
+
+def test_sigkill_mid_cycle_then_resume(tmp_path):
+    X, y = make_classification(
+        n_samples=1500, n_features=10, n_informative=6, random_state=0
+    )
+    directory = tmp_path / "snapshots"
+    np.savez(tmp_path / "data.npz", X=X, y=y)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            CRASH_SCRIPT,
+            str(directory),
+            str(tmp_path / "data.npz"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    try:
+        # Wait for the first snapshot, then kill the process in the middle of
+        # the second cycle, a quarter of a cycle's duration later.
+        started = time.monotonic()
+        first_snapshot_at = None
+        while time.monotonic() - started < 300:
+            if child.poll() is not None:
+                pytest.fail(f"training ended early: {child.stderr.read()[-2000:]!r}")
+            manifest_path = directory / "manifest.json"
+            if manifest_path.exists() and _manifest(directory)["snapshots"]:
+                first_snapshot_at = time.monotonic()
+                break
+            time.sleep(0.01)
+        assert first_snapshot_at is not None, "no snapshot was written in time"
+        time.sleep(0.25)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == -signal.SIGKILL
+
+    manifest = _manifest(directory)
+    done = len(manifest["snapshots"])
+    assert 1 <= done < 4, "the kill did not land inside the run"
+    for record in manifest["snapshots"]:
+        assert record["sha256"] == sha256_of(directory / record["file"])
+    listed = {record["file"] for record in manifest["snapshots"]}
+    snapshot_files = {
+        name for name in os.listdir(directory) if name.endswith(".weights.h5")
+    }
+    assert snapshot_files - listed <= {
+        name for name in snapshot_files if name.startswith(".tmp-")
+    }
+    partial = SnapshotEnsembleClassifier.from_snapshot_dir(directory)
+    assert partial.n_snapshots_ == done
+    partial.predict_proba(X[:5])
+
+    resumed = SnapshotEnsembleClassifier(
+        hidden_layer_sizes=(64,),
+        epochs=60,
+        n_cycles=4,
+        batch_size=16,
+        lr_max=0.05,
+        random_state=0,
+        snapshot_dir=directory,
+        resume=True,
+    ).fit(X, y)
+    assert resumed.n_snapshots_ == 4
+    np.testing.assert_array_equal(resumed.snapshot_epochs_, [15, 30, 45, 60])
+    assert not [name for name in os.listdir(directory) if name.startswith(".tmp-")]
+    fresh = SnapshotEnsembleClassifier.from_snapshot_dir(directory)
+    np.testing.assert_array_equal(fresh.predict_proba(X), resumed.predict_proba(X))
+    assert resumed.score(X, y) > 0.8
