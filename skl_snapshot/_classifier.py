@@ -362,13 +362,13 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
                 "epochs must be >= n_cycles, so that every cycle has at least one"
                 f" epoch. Got epochs={self.epochs} with n_cycles={self.n_cycles}."
             )
-        for name in ("in_memory", "resume"):
-            needs_directory = (name == "in_memory") != bool(getattr(self, name))
-            if needs_directory and self.snapshot_dir is None:
-                raise ValueError(
-                    f"{name}={getattr(self, name)} needs a snapshot_dir to keep the"
-                    " snapshots in. Got snapshot_dir=None."
-                )
+        if self.snapshot_dir is None:
+            for name, value in (("in_memory", False), ("resume", True)):
+                if bool(getattr(self, name)) == value:
+                    raise ValueError(
+                        f"{name}={value} needs a snapshot_dir to keep the snapshots"
+                        " in. Got snapshot_dir=None."
+                    )
         if not warm and self.n_members is not None and self.n_members > self.n_cycles:
             raise ValueError(
                 "n_members must be <= n_cycles. Got"

@@ -279,7 +279,12 @@ class SnapshotDirectory:
 
     def prepare(self, header, overwrite):
         """Start a new run in the directory, refusing to clobber another one."""
-        os.makedirs(self.path, exist_ok=True)
+        try:
+            os.makedirs(self.path, exist_ok=True)
+        except OSError as error:
+            raise SnapshotDirectoryError(
+                f"Snapshot directory {self.path} cannot be created: {error}."
+            ) from error
         if not os.access(self.path, os.W_OK | os.X_OK):
             raise SnapshotDirectoryError(
                 f"Snapshot directory {self.path} cannot be written."
