@@ -739,7 +739,8 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         in_memory : bool, default=True
             Read all snapshots into memory now. False reads each one from disk
             when it votes, so that prediction needs the memory of about one
-            network.
+            network; only the newest file is read (and checked) now, the others
+            when they vote.
 
         Returns
         -------
@@ -799,7 +800,9 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
             estimator.snapshot_weights_ = SnapshotWeights(
                 directory, records, architecture
             )
-            directory.verified_path(records[-1])
+            # Read the newest file now, so that weights that do not fit the
+            # architecture fail here; the others are checked when they vote.
+            directory.load_weights(network, records[-1])
         estimator._set_history(
             [dict(fit) for fit in manifest["fits"]],
             [_ledger_record(record) for record in records],

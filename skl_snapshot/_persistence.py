@@ -127,11 +127,13 @@ def sha256_of(path):
 def labels_to_json(classes):
     """``classes_`` as JSON: values and the NumPy dtype to rebuild them."""
     classes = np.asarray(classes)
+    if classes.dtype == object and all(isinstance(label, str) for label in classes):
+        classes = classes.astype(str)  # pandas keeps strings in object arrays
     if classes.dtype.kind not in "biufU":
         raise SnapshotDirectoryError(
             "snapshot_dir can only record class labels that are numbers, booleans or"
-            f" strings. Got labels of dtype {classes.dtype}: convert y, for example"
-            " with y.astype(str)."
+            f" strings. Got labels of mixed or other types (dtype {classes.dtype}):"
+            " convert y, for example with y.astype(str)."
         )
     return {"dtype": classes.dtype.str, "values": classes.tolist()}
 
@@ -202,7 +204,7 @@ class SnapshotDirectory:
         """The manifest, checked for format and consistency."""
         if not os.path.isdir(self.path):
             raise SnapshotDirectoryError(
-                f"Snapshot directory {self.path} does not exist."
+                f"Snapshot directory {self.path} does not exist or is not a directory."
             )
         if not self.exists():
             raise SnapshotDirectoryError(
@@ -225,6 +227,11 @@ class SnapshotDirectory:
                 f"{self.manifest_path} has format_version"
                 f" {manifest.get('format_version')!r}; this skl_snapshot reads"
                 f" version {FORMAT_VERSION}."
+            )
+        problem = _schema_problem(manifest)
+        if problem is not None:
+            raise SnapshotDirectoryError(
+                f"{self.manifest_path} is damaged or incomplete: {problem}."
             )
         return manifest
 
@@ -317,15 +324,16 @@ class SnapshotDirectory:
 
     def _remove_run(self):
         manifest = self.read_manifest()
-        names = [record["file"] for record in manifest.get("snapshots", [])]
+        names = [record["file"] for record in manifest["snapshots"]]
         if manifest.get("optimizer_state"):
             names.append(manifest["optimizer_state"]["file"])
-        # The manifest goes first, so that a crash midway never leaves a manifest
-        # that lists missing files.
+        # Every name is checked before anything is deleted, and the manifest goes
+        # first, so that a crash midway never leaves a manifest listing missing
+        # files.
+        paths = [self.file_path(name) for name in names]
         os.remove(self.manifest_path)
         _fsync_directory(self.path)
-        for name in names:
-            path = self.file_path(name)
+        for path in paths:
             if os.path.exists(path):
                 os.remove(path)
 
@@ -435,7 +443,9 @@ _PLAN_KEYS_TO_MATCH = (
     "n_samples",
     "data_sha256",
 )
-_HEADER_KEYS_TO_MATCH = ("architecture", "n_features_in", "classes", "loss")
+# The architecture last: it also encodes n_features_in and the number of classes,
+# which make clearer messages.
+_HEADER_KEYS_TO_MATCH = ("n_features_in", "classes", "loss", "architecture")
 
 
 class SnapshotStore:
@@ -560,3 +570,75 @@ def _without_names(config):
         # JSON has no tuples: compare what the manifest would hold
         return [_without_names(item) for item in config]
     return config
+
+
+_RECORD_FIELDS = {
+    "index": int,
+    "file": str,
+    "sha256": str,
+    "epoch": int,
+    "learning_rate": (int, float),
+    "loss": (int, float),
+}
+_PLAN_FIELDS = {
+    "epochs": int,
+    "n_cycles": int,
+    "cycle_epochs": list,
+    "batch_size": int,
+    "lr_max": (int, float),
+    "lr_min": (int, float),
+    "n_samples": int,
+    "first_snapshot": int,
+    "epoch_offset": int,
+    "seed": int,
+}
+_MANIFEST_FIELDS = {
+    "run_id": str,
+    "architecture": (dict, type(None)),
+    "n_features_in": int,
+    "classes": dict,
+    "loss": str,
+    "estimator_params": dict,
+    "fits": list,
+    "snapshots": list,
+    "optimizer_state": (dict, type(None)),
+}
+
+
+def _field_problem(record, fields, where):
+    if not isinstance(record, dict):
+        return f"{where} is not an object"
+    for key, kind in fields.items():
+        if key not in record:
+            return f"{where} has no {key!r}"
+        value = record[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            return f"{where}[{key!r}] has the wrong type ({type(value).__name__})"
+    return None
+
+
+def _schema_problem(manifest):
+    """What is missing or mistyped in a manifest, or None."""
+    problem = _field_problem(manifest, _MANIFEST_FIELDS, "the manifest")
+    if problem:
+        return problem
+    classes = manifest["classes"]
+    if not isinstance(classes.get("dtype"), str) or not isinstance(
+        classes.get("values"), list
+    ):
+        return "classes needs a 'dtype' string and a 'values' list"
+    if not manifest["fits"]:
+        return "fits is empty"
+    for number, plan in enumerate(manifest["fits"]):
+        problem = _field_problem(plan, _PLAN_FIELDS, f"fits[{number}]")
+        if problem:
+            return problem
+    for number, record in enumerate(manifest["snapshots"]):
+        problem = _field_problem(record, _RECORD_FIELDS, f"snapshots[{number}]")
+        if problem:
+            return problem
+    state = manifest["optimizer_state"]
+    if state is not None:
+        fields = {"file": str, "sha256": str, "after_snapshot": int}
+        return _field_problem(state, fields, "optimizer_state")
+    return None
