@@ -18,6 +18,8 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 _PUBLIC_NAMES = {
     "CyclicCosineAnnealing": "._schedules",
+    "EnsembleSizeDisplay": "._plotting",
+    "LearningRateDisplay": "._plotting",
     "SnapshotEnsembleClassifier": "._classifier",
     "build_mlp": "._network",
     "cycle_epochs": "._schedules",

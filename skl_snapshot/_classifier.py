@@ -9,7 +9,8 @@ from numbers import Integral, Real
 import keras
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.utils import check_random_state
+from sklearn.metrics import accuracy_score, log_loss
+from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import (
     Interval,
     StrOptions,
@@ -53,6 +54,13 @@ from ._training import (
 )
 
 __all__ = ["SnapshotEnsembleClassifier"]
+
+_SCORE_COLUMNS = (
+    "single_accuracy",
+    "single_log_loss",
+    "ensemble_accuracy",
+    "ensemble_log_loss",
+)
 
 # Parameters that act at prediction time and are checked again there, since
 # ``set_params`` on a fitted estimator may change them without refitting.
@@ -162,6 +170,9 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         lists them.
     snapshot_epochs_ : ndarray of shape (n_snapshots,)
         The number of epochs completed when each snapshot was taken.
+    snapshot_iterations_ : ndarray of shape (n_snapshots,)
+        The number of optimizer iterations completed when each snapshot was
+        taken: its position in ``learning_rate_history_``.
     snapshot_learning_rates_ : ndarray of shape (n_snapshots,)
         The learning rate of the last iteration before each snapshot.
     learning_rate_history_ : ndarray of shape (n_iterations,)
@@ -692,19 +703,22 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         """Derive the history attributes from the fits' plans and the snapshots."""
         self._fits = fits
         self._records = records
-        rates, n_iter = [], 0
+        rates, snapshot_iterations, n_iter = [], [], 0
         boundaries = [fit["first_snapshot"] for fit in fits[1:]] + [len(records)]
         for fit, end in zip(fits, boundaries, strict=True):
             done = end - fit["first_snapshot"]
             steps = steps_per_cycle(
                 fit["n_samples"], fit["batch_size"], fit["cycle_epochs"]
             )
+            steps_before = sum(len(rate) for rate in rates)
+            snapshot_iterations += list(steps_before + np.cumsum(steps[:done]))
             rates.append(
                 cyclic_cosine_annealing(
                     np.arange(sum(steps[:done])), steps, fit["lr_max"], fit["lr_min"]
                 )
             )
             n_iter += sum(fit["cycle_epochs"][:done])
+        self.snapshot_iterations_ = np.asarray(snapshot_iterations, dtype=int)
         self.n_snapshots_ = len(records)
         self.snapshot_epochs_ = np.asarray([r["epoch"] for r in records], dtype=int)
         self.snapshot_learning_rates_ = np.asarray(
@@ -835,11 +849,12 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
                 "n_members must be <= the number of snapshots. Got"
                 f" n_members={n_members} with n_snapshots_={self.n_snapshots_}."
             )
-        if self.member_order == "newest":
-            return list(
-                range(self.n_snapshots_ - 1, self.n_snapshots_ - 1 - n_members, -1)
-            )
-        return list(range(n_members))
+        return self._ordered_snapshots()[:n_members]
+
+    def _ordered_snapshots(self):
+        """All snapshot indices, in ``member_order``."""
+        indices = list(range(self.n_snapshots_))
+        return indices[::-1] if self.member_order == "newest" else indices
 
     def _get_predictor(self):
         predictor = getattr(self, "_predictor", None)
@@ -884,6 +899,112 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
             with retracing_warnings_silenced():
                 proba = predictor.predict_proba(X)
             yield proba
+
+    def staged_predict_proba(self, X):
+        """Ensemble probabilities as snapshots join, one at a time.
+
+        The k-th result is the mean of the first k snapshots in ``member_order``:
+        what ``predict_proba`` returns with ``n_members=k``. Every snapshot runs
+        once, so all ensemble sizes cost what the largest one does.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Yields
+        ------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities of the ensemble of the first k snapshots, for
+            k = 1, ..., ``n_snapshots_``.
+        """
+        check_is_fitted(self)
+        self._member_indices()  # validates member_order
+        X = self._validate_features(X)
+        total = np.zeros((X.shape[0], len(self.classes_)))
+        for size, proba in enumerate(
+            self._snapshot_probas(X, self._ordered_snapshots()), start=1
+        ):
+            total += proba
+            yield total / size
+
+    def staged_predict(self, X):
+        """Ensemble predictions as snapshots join, one at a time.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Yields
+        ------
+        y : ndarray of shape (n_samples,)
+            Predictions of the ensemble of the first k snapshots in
+            ``member_order``, for k = 1, ..., ``n_snapshots_``.
+        """
+        for proba in self.staged_predict_proba(X):
+            yield self.classes_[np.argmax(proba, axis=1)]
+
+    def snapshot_scores(self, X, y, sample_weight=None):
+        """Score each snapshot alone and each ensemble size, in one pass.
+
+        Answers "how many snapshots should vote, and does the ensemble beat one
+        network?" without refitting: for k = 1, ..., ``n_snapshots_`` it scores
+        the k-th snapshot in ``member_order`` alone and the ensemble of the first
+        k.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        scores : sklearn.utils.Bunch
+            ``n_members`` (k), ``snapshot`` (index of the k-th snapshot, 0 being
+            the oldest) and ``epoch`` (when it was taken), then
+            ``single_accuracy`` and ``single_log_loss`` of that snapshot alone and
+            ``ensemble_accuracy`` and ``ensemble_log_loss`` of the first k, each
+            an array of length ``n_snapshots_``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from skl_snapshot import SnapshotEnsembleClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = SnapshotEnsembleClassifier(epochs=30, n_cycles=3, random_state=0)
+        >>> scores = clf.fit(X, y).snapshot_scores(X, y)
+        >>> scores.snapshot.tolist()  # newest first
+        [2, 1, 0]
+        """
+        check_is_fitted(self)
+        self._member_indices()  # validates member_order
+        X = self._validate_features(X)
+        order = self._ordered_snapshots()
+        labels = self.classes_
+        columns = {name: [] for name in _SCORE_COLUMNS}
+        total = np.zeros((X.shape[0], len(labels)))
+        for size, proba in enumerate(self._snapshot_probas(X, order), start=1):
+            total += proba
+            for kind, p in (("single", proba), ("ensemble", total / size)):
+                columns[f"{kind}_accuracy"].append(
+                    accuracy_score(
+                        y, labels[p.argmax(axis=1)], sample_weight=sample_weight
+                    )
+                )
+                columns[f"{kind}_log_loss"].append(
+                    log_loss(y, p, labels=labels, sample_weight=sample_weight)
+                )
+        return Bunch(
+            n_members=np.arange(1, len(order) + 1),
+            snapshot=np.asarray(order),
+            epoch=self.snapshot_epochs_[order],
+            **{name: np.asarray(values) for name, values in columns.items()},
+        )
 
     def predict(self, X):
         """Class labels by soft voting of the chosen snapshots.

@@ -45,7 +45,47 @@ def _parser():
     parser.add_argument(
         "--lr-max", type=float, default=0.01, help="peak learning rate (default 0.01)"
     )
+    parser.add_argument(
+        "--output-dir",
+        default="skl_snapshot_output",
+        help=(
+            "directory for the figures ensemble_size.png and learning_rate.png"
+            " (default ./skl_snapshot_output)"
+        ),
+    )
     return parser
+
+
+def _write_figures(classifier, X_test, y_test, output_dir):
+    """Draw both displays into PNG files; return their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ._plotting import EnsembleSizeDisplay, LearningRateDisplay
+
+    os.makedirs(output_dir, exist_ok=True)
+    paths = []
+    for name, draw in (
+        (
+            "ensemble_size.png",
+            lambda ax: EnsembleSizeDisplay.from_estimator(
+                classifier, X_test, y_test, ax=ax
+            ),
+        ),
+        (
+            "learning_rate.png",
+            lambda ax: LearningRateDisplay.from_estimator(classifier, ax=ax),
+        ),
+    ):
+        figure, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+        draw(ax)
+        path = os.path.join(output_dir, name)
+        figure.savefig(path, dpi=120)
+        plt.close(figure)
+        paths.append(path)
+    return paths
 
 
 def main(argv=None):
@@ -83,6 +123,20 @@ def main(argv=None):
         f" seed {args.seed}; fit in {seconds:.2f} s."
     )
     print(format_table(snapshot_table(classifier, X_test, y_test)))
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print(
+            "Figures skipped: matplotlib is not installed"
+            " (pip install 'skl_snapshot[plot]')."
+        )
+        return 0
+    try:
+        paths = _write_figures(classifier, X_test, y_test, args.output_dir)
+    except OSError as error:
+        print(f"skl-snapshot: error: cannot write figures: {error}", file=sys.stderr)
+        return 2
+    print("Figures: " + ", ".join(os.path.abspath(path) for path in paths))
     return 0
 
 

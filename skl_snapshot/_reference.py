@@ -6,9 +6,7 @@ then a softmax; SGD with momentum 0.9, batch 32; 500 epochs in 10 cycles of 50;
 ``lr_max=0.01``.
 """
 
-import numpy as np
 from sklearn.datasets import make_blobs
-from sklearn.metrics import accuracy_score, log_loss
 
 from ._classifier import SnapshotEnsembleClassifier
 
@@ -46,12 +44,12 @@ def reference_classifier(**overrides):
 
 
 def snapshot_table(classifier, X, y):
-    """Score every snapshot alone and the ensemble of the last k, for k = 1..M.
+    """Score each snapshot alone and the ensemble of the newest k, for k = 1..M.
 
     Parameters
     ----------
     classifier : SnapshotEnsembleClassifier
-        A fitted estimator.
+        A fitted estimator with ``member_order="newest"``.
     X : array-like of shape (n_samples, n_features)
         Test samples.
     y : array-like of shape (n_samples,)
@@ -60,43 +58,42 @@ def snapshot_table(classifier, X, y):
     Returns
     -------
     rows : list of dict
-        One row per snapshot, oldest first: ``snapshot`` (1-based), ``epoch``,
-        ``accuracy`` and ``log_loss`` of that snapshot alone, and
-        ``ensemble_accuracy`` and ``ensemble_log_loss`` of the ensemble of the
-        last ``k`` snapshots, where ``k`` counts back from the newest.
+        Row k (k = 1..M): ``k``; ``snapshot`` (1-based, in training order) and
+        ``epoch`` of the k-th newest snapshot; its ``accuracy`` and ``log_loss``
+        alone; ``ensemble_accuracy`` and ``ensemble_log_loss`` of the newest k.
     """
-    X = classifier._validate_features(X)
-    n_snapshots = classifier.n_snapshots_
-    probas = list(classifier._snapshot_probas(X, range(n_snapshots)))
-    labels = classifier.classes_
-    rows = []
-    for index, proba in enumerate(probas):
-        k = index + 1
-        ensemble = np.mean(probas[n_snapshots - k :], axis=0)
-        rows.append(
-            {
-                "snapshot": k,
-                "epoch": int(classifier.snapshot_epochs_[index]),
-                "accuracy": accuracy_score(y, labels[proba.argmax(axis=1)]),
-                "log_loss": log_loss(y, proba, labels=labels),
-                "last_k": k,
-                "ensemble_accuracy": accuracy_score(y, labels[ensemble.argmax(axis=1)]),
-                "ensemble_log_loss": log_loss(y, ensemble, labels=labels),
-            }
-        )
-    return rows
+    scores = classifier.snapshot_scores(X, y)
+    columns = (
+        "single_accuracy",
+        "single_log_loss",
+        "ensemble_accuracy",
+        "ensemble_log_loss",
+    )
+    names = ("accuracy", "log_loss", "ensemble_accuracy", "ensemble_log_loss")
+    return [
+        {
+            "k": int(scores.n_members[row]),
+            "snapshot": int(scores.snapshot[row]) + 1,
+            "epoch": int(scores.epoch[row]),
+            **{
+                name: float(scores[column][row])
+                for name, column in zip(names, columns, strict=True)
+            },
+        }
+        for row in range(len(scores.n_members))
+    ]
 
 
 def format_table(rows):
     """The rows of :func:`snapshot_table` as a fixed-width text table."""
     lines = [
-        "snapshot  epoch  accuracy  log-loss | newest k  ensemble acc"
-        "  ensemble log-loss"
+        "                    snapshot alone   |  ensemble of the newest k",
+        " k  snapshot  epoch  accuracy  log-loss |  accuracy  log-loss",
     ]
     for row in rows:
         lines.append(
-            f"{row['snapshot']:>8}  {row['epoch']:>5}  {row['accuracy']:>8.3f}"
-            f"  {row['log_loss']:>8.4f} | {row['last_k']:>8}"
-            f"  {row['ensemble_accuracy']:>12.3f}  {row['ensemble_log_loss']:>17.4f}"
+            f"{row['k']:>2}  {row['snapshot']:>8}  {row['epoch']:>5}"
+            f"  {row['accuracy']:>8.3f}  {row['log_loss']:>8.4f}"
+            f" |  {row['ensemble_accuracy']:>8.3f}  {row['ensemble_log_loss']:>8.4f}"
         )
     return "\n".join(lines)

@@ -1,0 +1,298 @@
+"""Displays, in the manner of scikit-learn's Display API.
+
+``from_estimator`` computes, ``plot(ax=None)`` draws and returns the display with
+``ax_`` and ``figure_`` set. matplotlib is an optional dependency, imported only
+when something is drawn.
+"""
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["EnsembleSizeDisplay", "LearningRateDisplay"]
+
+_METRICS = {"accuracy": "Accuracy", "log_loss": "Log-loss"}
+
+
+def check_matplotlib_support(caller_name):
+    """Raise a clear ImportError if matplotlib, an optional dependency, is absent."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as error:
+        raise ImportError(
+            f"{caller_name} requires matplotlib. Install it with"
+            " pip install 'skl_snapshot[plot]'."
+        ) from error
+
+
+def _axes(ax):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots()
+    return ax
+
+
+class EnsembleSizeDisplay:
+    """Each snapshot alone against the ensemble of the first k snapshots.
+
+    Dots are single snapshots, the line is the ensemble as snapshots join in
+    ``member_order``, and a dashed line marks the final network (the newest
+    snapshot) alone: where the line is above it (accuracy) or below it (log-loss),
+    the ensemble beats the single network training ended with.
+
+    Parameters
+    ----------
+    n_members : ndarray of shape (n_snapshots,)
+        Ensemble sizes k = 1, ..., M.
+    single_scores : ndarray of shape (n_snapshots,)
+        Score of the k-th snapshot alone.
+    ensemble_scores : ndarray of shape (n_snapshots,)
+        Score of the ensemble of the first k snapshots.
+    final_score : float
+        Score of the newest snapshot alone.
+    metric : {"accuracy", "log_loss"}, default="accuracy"
+        Which score the arrays hold.
+    snapshot_epochs : ndarray of shape (n_snapshots,), default=None
+        Epoch of the k-th snapshot, shown in the axis label when given.
+
+    Attributes
+    ----------
+    ax_ : matplotlib.axes.Axes
+        The axes drawn on.
+    figure_ : matplotlib.figure.Figure
+        The figure holding ``ax_``.
+    single_points_ : matplotlib.collections.PathCollection
+        The single-snapshot dots.
+    ensemble_line_ : matplotlib.lines.Line2D
+        The ensemble line.
+    final_line_ : matplotlib.lines.Line2D
+        The dashed line of the final network alone.
+
+    See Also
+    --------
+    SnapshotEnsembleClassifier.snapshot_scores : The scores behind the plot.
+    LearningRateDisplay : The learning-rate schedule with the snapshot points.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.datasets import load_iris
+    >>> from skl_snapshot import EnsembleSizeDisplay, SnapshotEnsembleClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = SnapshotEnsembleClassifier(epochs=30, n_cycles=3, random_state=0)
+    >>> display = EnsembleSizeDisplay.from_estimator(clf.fit(X, y), X, y)
+    >>> display.ensemble_scores.shape
+    (3,)
+    """
+
+    def __init__(
+        self,
+        *,
+        n_members,
+        single_scores,
+        ensemble_scores,
+        final_score,
+        metric="accuracy",
+        snapshot_epochs=None,
+    ):
+        self.n_members = n_members
+        self.single_scores = single_scores
+        self.ensemble_scores = ensemble_scores
+        self.final_score = final_score
+        self.metric = metric
+        self.snapshot_epochs = snapshot_epochs
+
+    @classmethod
+    def from_estimator(cls, estimator, X, y, *, metric="accuracy", ax=None):
+        """Score a fitted estimator on ``(X, y)`` and plot the result.
+
+        Parameters
+        ----------
+        estimator : SnapshotEnsembleClassifier
+            A fitted estimator; its ``member_order`` sets the order in which
+            snapshots join.
+        X : array-like of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,)
+            True labels.
+        metric : {"accuracy", "log_loss"}, default="accuracy"
+            The score to plot.
+        ax : matplotlib.axes.Axes, default=None
+            Axes to draw on; a new figure if None.
+
+        Returns
+        -------
+        display : EnsembleSizeDisplay
+            The display, drawn.
+        """
+        check_matplotlib_support(f"{cls.__name__}.from_estimator")
+        if metric not in _METRICS:
+            raise ValueError(
+                f"metric must be one of {sorted(_METRICS)}. Got metric={metric!r}."
+            )
+        scores = estimator.snapshot_scores(X, y)
+        newest = estimator.n_snapshots_ - 1
+        final = scores[f"single_{metric}"][list(scores.snapshot).index(newest)]
+        display = cls(
+            n_members=scores.n_members,
+            single_scores=scores[f"single_{metric}"],
+            ensemble_scores=scores[f"ensemble_{metric}"],
+            final_score=float(final),
+            metric=metric,
+            snapshot_epochs=scores.epoch,
+        )
+        return display.plot(ax=ax)
+
+    def plot(self, ax=None):
+        """Draw the display.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, default=None
+            Axes to draw on; a new figure if None.
+
+        Returns
+        -------
+        display : EnsembleSizeDisplay
+            This display, with ``ax_`` and ``figure_`` set.
+        """
+        check_matplotlib_support(f"{type(self).__name__}.plot")
+        ax = _axes(ax)
+        label = _METRICS[self.metric]
+        self.single_points_ = ax.scatter(
+            self.n_members,
+            self.single_scores,
+            color="tab:gray",
+            zorder=3,
+            label="k-th snapshot alone",
+        )
+        (self.ensemble_line_,) = ax.plot(
+            self.n_members,
+            self.ensemble_scores,
+            color="tab:blue",
+            marker="o",
+            label="ensemble of the first k",
+        )
+        self.final_line_ = ax.axhline(
+            self.final_score,
+            color="tab:red",
+            linestyle="--",
+            label="final network alone",
+        )
+        ax.set_xticks(self.n_members)
+        ax.set_xlabel("k (snapshots in member order)")
+        ax.set_ylabel(label)
+        ax.set_title(f"{label} against ensemble size")
+        ax.legend()
+        self.ax_ = ax
+        self.figure_ = ax.figure
+        return self
+
+
+class LearningRateDisplay:
+    """The learning rate of every iteration, with the snapshot points marked.
+
+    Parameters
+    ----------
+    learning_rates : ndarray of shape (n_iterations,)
+        The rate of every optimizer iteration.
+    snapshot_iterations : ndarray of shape (n_snapshots,)
+        Iterations completed when each snapshot was taken.
+    snapshot_learning_rates : ndarray of shape (n_snapshots,)
+        The rate of the last iteration before each snapshot.
+
+    Attributes
+    ----------
+    ax_ : matplotlib.axes.Axes
+        The axes drawn on.
+    figure_ : matplotlib.figure.Figure
+        The figure holding ``ax_``.
+    line_ : matplotlib.lines.Line2D
+        The schedule.
+    snapshot_points_ : matplotlib.collections.PathCollection
+        The snapshot markers.
+
+    See Also
+    --------
+    cyclic_cosine_annealing : The schedule as a function.
+    EnsembleSizeDisplay : Single snapshots against ensembles.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.datasets import load_iris
+    >>> from skl_snapshot import LearningRateDisplay, SnapshotEnsembleClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = SnapshotEnsembleClassifier(epochs=30, n_cycles=3, random_state=0)
+    >>> display = LearningRateDisplay.from_estimator(clf.fit(X, y))
+    >>> display.snapshot_iterations.tolist()
+    [50, 100, 150]
+    """
+
+    def __init__(self, *, learning_rates, snapshot_iterations, snapshot_learning_rates):
+        self.learning_rates = learning_rates
+        self.snapshot_iterations = snapshot_iterations
+        self.snapshot_learning_rates = snapshot_learning_rates
+
+    @classmethod
+    def from_estimator(cls, estimator, *, ax=None):
+        """Plot the schedule a fitted estimator followed.
+
+        Parameters
+        ----------
+        estimator : SnapshotEnsembleClassifier
+            A fitted estimator.
+        ax : matplotlib.axes.Axes, default=None
+            Axes to draw on; a new figure if None.
+
+        Returns
+        -------
+        display : LearningRateDisplay
+            The display, drawn.
+        """
+        check_matplotlib_support(f"{cls.__name__}.from_estimator")
+        check_is_fitted(estimator)
+        display = cls(
+            learning_rates=np.asarray(estimator.learning_rate_history_),
+            snapshot_iterations=np.asarray(estimator.snapshot_iterations_),
+            snapshot_learning_rates=np.asarray(estimator.snapshot_learning_rates_),
+        )
+        return display.plot(ax=ax)
+
+    def plot(self, ax=None):
+        """Draw the display.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, default=None
+            Axes to draw on; a new figure if None.
+
+        Returns
+        -------
+        display : LearningRateDisplay
+            This display, with ``ax_`` and ``figure_`` set.
+        """
+        check_matplotlib_support(f"{type(self).__name__}.plot")
+        ax = _axes(ax)
+        (self.line_,) = ax.plot(
+            np.arange(1, len(self.learning_rates) + 1),
+            self.learning_rates,
+            color="tab:blue",
+            label="learning rate",
+        )
+        self.snapshot_points_ = ax.scatter(
+            self.snapshot_iterations,
+            self.snapshot_learning_rates,
+            color="tab:red",
+            zorder=3,
+            label="snapshot",
+        )
+        ax.set_xlabel("iteration (mini-batch)")
+        ax.set_ylabel("learning rate")
+        ax.set_title("Cyclic cosine annealing with warm restarts")
+        ax.legend()
+        self.ax_ = ax
+        self.figure_ = ax.figure
+        return self
