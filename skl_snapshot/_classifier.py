@@ -105,9 +105,13 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         each cycle, and five members to average.
     lr_max : float, default=0.05
         Learning rate at the start of every cycle. Snapshots differ only if the
-        restart is large enough to leave the previous minimum; 0.05 with momentum
-        0.9 does that for standardised inputs without diverging. Lower it for
-        unscaled inputs or if ``fit`` reports divergence.
+        restart is strong enough to move the network away from the previous
+        minimum. With momentum 0.9 and standardised inputs, 0.05 trained stably on
+        iris, wine, breast cancer and digits, where the ensemble of all snapshots
+        matched the final network's accuracy and improved its log-loss on most of
+        them; 0.01 left the early snapshots weak. Lower it for unscaled inputs or
+        if ``fit`` reports divergence; on data the network fits perfectly early,
+        restarts move it little and snapshots stay alike.
     lr_min : float, default=0.0
         Rate the cosine falls towards at the end of every cycle.
     momentum : float, default=0.9

@@ -62,6 +62,12 @@ def snapshot_table(classifier, X, y):
         ``epoch`` of the k-th newest snapshot; its ``accuracy`` and ``log_loss``
         alone; ``ensemble_accuracy`` and ``ensemble_log_loss`` of the newest k.
     """
+    if classifier.member_order != "newest":
+        raise ValueError(
+            "snapshot_table lists ensembles of the newest k snapshots and needs"
+            " member_order='newest'. Got"
+            f" member_order={classifier.member_order!r}."
+        )
     scores = classifier.snapshot_scores(X, y)
     columns = (
         "single_accuracy",

@@ -1,0 +1,199 @@
+"""
+Snapshot ensemble, single network and independent ensemble on digits
+=====================================================================
+
+Huang et al. (2017) sell snapshot ensembles as "train 1, get M for free". This
+example puts the claim next to its two natural rivals on the 8x8 digits data
+(standardised, a stratified half split, a Dense(100) network, 100 epochs of SGD with
+momentum, ``lr_max=0.1``):
+
+(a) **one network**, trained for the same 100 epochs with a single cosine cycle:
+    ``n_cycles=1`` is an ordinary annealed run, the cost of one network;
+(b) **the snapshot ensemble**: the same 100 epochs in 5 cycles, the 5 end-of-cycle
+    snapshots voting, still the cost of one network;
+(c) **an independent ensemble**: 5 networks as in (a), each from its own seed,
+    their probabilities averaged: 5 times the training cost.
+
+Each is fitted with 3 seeds and the table shows the mean test accuracy, test
+log-loss and fit time.
+"""
+
+# %%
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import time  # noqa: E402
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.metrics import accuracy_score, log_loss  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+from skl_snapshot import SnapshotEnsembleClassifier  # noqa: E402
+
+X, y = load_digits(return_X_y=True)
+X_train, X_test, y_train, y_test = train_test_split(
+    X, y, test_size=0.5, stratify=y, random_state=0
+)
+# The scaler learns from the training half only, so the test half stays unseen.
+scaler = StandardScaler().fit(X_train)
+X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+print(f"{len(X_train)} training rows, {len(X_test)} test rows, 10 classes")
+
+SEEDS = (0, 1, 2)
+EPOCHS = 100
+N_MEMBERS = 5
+SETTINGS = {"hidden_layer_sizes": (100,), "epochs": EPOCHS, "lr_max": 0.1}
+
+# %%
+# Fit the three contenders
+# ------------------------
+# Every fit is timed with the wall clock. The snapshot run is scored twice from
+# the same fit: as the ensemble of its 5 snapshots, and by its final snapshot
+# alone, which separates what the cyclic schedule does to one network from what
+# averaging adds. The independent members get seeds of their own (``1000 * (seed +
+# 1) + member``), distinct from the single networks' seeds.
+
+
+def scores(proba):
+    labels = np.arange(10)
+    return {
+        "accuracy": accuracy_score(y_test, labels[proba.argmax(axis=1)]),
+        "log_loss": log_loss(y_test, proba, labels=labels),
+    }
+
+
+def timed_fit(**params):
+    classifier = SnapshotEnsembleClassifier(**SETTINGS, **params)
+    started = time.perf_counter()
+    classifier.fit(X_train, y_train)
+    return classifier, time.perf_counter() - started
+
+
+# One short untimed fit first, so that TensorFlow's one-time start-up cost is not
+# charged to whichever method happens to run first.
+SnapshotEnsembleClassifier(**{**SETTINGS, "epochs": 1}, n_cycles=1).fit(
+    X_train, y_train
+)
+
+METHODS = (
+    "(a) one network, 1 cycle",
+    "(b) snapshot ensemble, 5 cycles",
+    "(b) its final snapshot alone",
+    f"(c) {N_MEMBERS} independent networks",
+)
+results = {method: [] for method in METHODS}
+for seed in SEEDS:
+    single, seconds = timed_fit(n_cycles=1, random_state=seed)
+    results[METHODS[0]].append(
+        {**scores(single.predict_proba(X_test)), "seconds": seconds}
+    )
+
+    snapshot, seconds = timed_fit(n_cycles=N_MEMBERS, random_state=seed)
+    results[METHODS[1]].append(
+        {**scores(snapshot.predict_proba(X_test)), "seconds": seconds}
+    )
+    # The final snapshot came with the same fit: no extra training time.
+    snapshot.set_params(n_members=1)
+    results[METHODS[2]].append(
+        {**scores(snapshot.predict_proba(X_test)), "seconds": seconds}
+    )
+
+    probas, total_seconds = [], 0.0
+    for member in range(N_MEMBERS):
+        network, seconds = timed_fit(
+            n_cycles=1, random_state=1000 * (seed + 1) + member
+        )
+        probas.append(network.predict_proba(X_test))
+        total_seconds += seconds
+    results[METHODS[3]].append(
+        {**scores(np.mean(probas, axis=0)), "seconds": total_seconds}
+    )
+
+# %%
+# The results
+# -----------
+# Means over the seeds, with the standard deviation across seeds in brackets. On
+# 899 test rows one digit more or less right moves accuracy by about 0.0011.
+print(f"mean over {len(SEEDS)} seeds (standard deviation)")
+print(f"{'method':<36}{'accuracy':>17}{'log-loss':>17}{'fit seconds':>13}")
+for method, rows in results.items():
+    accuracy = np.array([row["accuracy"] for row in rows])
+    loss = np.array([row["log_loss"] for row in rows])
+    seconds = np.array([row["seconds"] for row in rows])
+    print(
+        f"{method:<36}{accuracy.mean():>8.4f} ({accuracy.std():.4f})"
+        f"{loss.mean():>8.4f} ({loss.std():.4f}){seconds.mean():>13.1f}"
+    )
+
+# %%
+# Quality against cost
+# --------------------
+# One dot a seed. Lower log-loss (down) at less training time (left) is better.
+fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+for (method, rows), marker in zip(results.items(), "osxD", strict=True):
+    ax.scatter(
+        [row["seconds"] for row in rows],
+        [row["log_loss"] for row in rows],
+        label=method,
+        marker=marker,
+        alpha=0.8,
+    )
+ax.set_xlabel("training time (s)")
+ax.set_ylabel("test log-loss")
+ax.set_title("Digits: test log-loss against training cost")
+ax.legend()
+
+# %%
+# Why the snapshots agree
+# -----------------------
+# A snapshot ensemble helps only if its snapshots differ. The last snapshot run
+# above (the last seed) shows how far the network travelled: its mean training
+# loss in each cycle (``loss_history_``), and the distance between consecutive
+# snapshots' weights relative to the size of the weights.
+flat = [
+    np.concatenate([array.ravel() for array in weights])
+    for weights in snapshot.snapshot_weights_
+]
+print("mean training loss per cycle:", np.round(snapshot.loss_history_, 5))
+print(
+    "relative weight change between consecutive snapshots:",
+    np.round(
+        [
+            np.linalg.norm(after - before) / np.linalg.norm(before)
+            for before, after in zip(flat[:-1], flat[1:], strict=True)
+        ],
+        3,
+    ),
+)
+
+# %%
+# What the numbers say
+# --------------------
+# Read the tables above for the run in front of you; this text describes what we
+# saw when writing the example (2-core CPU), and the numbers may move a little
+# with another machine or library version.
+#
+# - **Accuracy.** All four rows landed within about 0.001 of each other, near
+#   0.968: a digit or two of the 899. The snapshot ensemble did not beat the
+#   single network trained for the same 100 epochs.
+# - **Log-loss.** The snapshot ensemble was barely better than its own final
+#   snapshot and than the single network (differences of about 0.001, much
+#   smaller than the spread across seeds). The 5 independent networks cut the
+#   log-loss by roughly 40%: averaging helps here, when the members differ.
+# - **Cost.** The snapshot ensemble cost one training run, like (a); the
+#   independent ensemble cost five. Both ensembles predict with five forward
+#   passes.
+#
+# The diagnostic above says why the snapshots add so little. The training loss
+# fell to about 0.001 within the first 20-epoch cycle: a Dense(100) network
+# memorises 898 digits quickly. Its gradient is then almost zero, so the restart
+# to ``lr_max=0.1`` barely moves it, and consecutive snapshots differed by only a
+# few percent of the weights' size. They sit in the same minimum and make the same
+# mistakes. Huang et al. (2017) measured their gains on deep convolutional
+# networks whose training loss does not vanish so early; on a small problem that
+# a network fits perfectly, independent seeds (at M times the cost) or a
+# regulariser that keeps the loss away from zero are what make members diverse.
