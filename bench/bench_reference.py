@@ -44,6 +44,7 @@ import keras
 import numpy as np
 import sklearn
 import tensorflow as tf
+from _report import Report
 
 from skl_snapshot._reference import (
     REFERENCE_PARAMS,
@@ -146,59 +147,6 @@ def our_accuracies(classifier, X, y):
 
 
 # -- report ---------------------------------------------------------------------
-
-
-class Report:
-    """Lines and tables, printed as plain text or written as Markdown."""
-
-    def __init__(self):
-        self.blocks = []
-
-    def line(self, text=""):
-        self.blocks.append(("line", text))
-
-    def heading(self, text):
-        self.blocks.append(("heading", text))
-
-    def table(self, header, rows):
-        rows = [[str(cell) for cell in row] for row in rows]
-        self.blocks.append(("table", (header, rows)))
-
-    def as_text(self):
-        out = []
-        for kind, content in self.blocks:
-            if kind == "line":
-                out.append(content)
-            elif kind == "heading":
-                out += ["", content, "-" * len(content)]
-            else:
-                header, rows = content
-                columns = zip(header, *rows, strict=True)
-                widths = [max(len(cell) for cell in column) for column in columns]
-                for row in [header, *rows]:
-                    cells = zip(row, widths, strict=True)
-                    out.append("  ".join(cell.rjust(width) for cell, width in cells))
-        return "\n".join(out)
-
-    def as_markdown(self):
-        out = []
-        for kind, content in self.blocks:
-            if kind == "line":
-                if content or (out and out[-1]):
-                    # two trailing spaces: a Markdown line break
-                    out.append(f"{content}  " if content else "")
-                continue
-            if out and out[-1]:
-                out.append("")  # headings and tables need a blank line before
-            if kind == "heading":
-                out += [f"## {content}", ""]
-            else:
-                header, rows = content
-                out.append("| " + " | ".join(header) + " |")
-                out.append("|" + "---:|" * len(header))
-                out += ["| " + " | ".join(row) + " |" for row in rows]
-                out.append("")
-        return "\n".join(out).strip() + "\n"
 
 
 def median_seconds(runs):
