@@ -23,7 +23,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._network import MemberPredictor, build_mlp
+from ._network import MemberPredictor, StackedMLP, build_mlp
 from ._persistence import (
     SnapshotDirectory,
     SnapshotDirectoryError,
@@ -673,7 +673,9 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
 
     def _manifest_header(self, network, meta, loss, classes):
         """What a snapshot directory records about the fitted estimator."""
-        built_in = self.model is None
+        # A callable activation has no JSON form: the directory then describes the
+        # network by its Keras config alone, as for a custom model.
+        built_in = self.model is None and isinstance(self.activation, str)
         estimator_params = {
             "built_in_network": built_in,
             "epochs": int(self.epochs),
@@ -689,8 +691,7 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
             estimator_params["hidden_layer_sizes"] = [
                 int(units) for units in self.hidden_layer_sizes
             ]
-            if isinstance(self.activation, str):
-                estimator_params["activation"] = self.activation
+            estimator_params["activation"] = self.activation
         feature_names = getattr(self, "feature_names_in_", None)
         return {
             "run_id": uuid.uuid4().hex,
@@ -886,6 +887,10 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         members = self._member_indices()
         X = self._validate_features(X)
+        stacked = self._stacked_forward()
+        if stacked is not None and isinstance(self.snapshot_weights_, list):
+            return stacked.mean_proba([self.snapshot_weights_[i] for i in members], X)
+        # one member at a time: snapshots on disk are read as they vote
         proba = np.zeros((X.shape[0], len(self.classes_)))
         for member_proba in self._snapshot_probas(X, members):
             proba += member_proba
@@ -895,8 +900,27 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
         return np.ascontiguousarray(X, dtype=np.float32)
 
+    def _stacked_forward(self):
+        """NumPy forward pass of the built-in network, or None where it cannot run.
+
+        It needs the built-in MLP with a NumPy-supported activation; otherwise
+        members go through the Keras network.
+        """
+        if (
+            self.model is None
+            and isinstance(self.activation, str)
+            and self.activation in StackedMLP.SUPPORTED_ACTIVATIONS
+        ):
+            return StackedMLP(self.activation)
+        return None
+
     def _snapshot_probas(self, X, indices):
         """Yield each snapshot's class probabilities on validated ``X``."""
+        stacked = self._stacked_forward()
+        if stacked is not None:
+            for index in indices:
+                yield stacked.mean_proba([self.snapshot_weights_[index]], X)
+            return
         predictor = self._get_predictor()
         for index in indices:
             self._load_member(predictor.network, index)

@@ -480,3 +480,19 @@ def test_import_leaves_keras_unpatched():
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "linear", "elu"])
+def test_numpy_ensemble_forward_matches_the_keras_network(activation, blobs):
+    X, y, X_test, _ = blobs
+    clf = fast_classifier(hidden_layer_sizes=(12, 7), activation=activation).fit(X, y)
+    predictor = clf._get_predictor()
+    X32 = X_test.astype(np.float32)
+    by_keras = []
+    for index in range(clf.n_snapshots_):
+        clf._load_member(predictor.network, index)
+        by_keras.append(predictor.predict_proba(X32))
+    np.testing.assert_allclose(
+        clf.predict_proba(X_test), np.mean(by_keras, axis=0), rtol=1e-5, atol=1e-7
+    )
+    assert (clf._stacked_forward() is None) == (activation == "elu")
