@@ -109,6 +109,38 @@ def _groups_of_equal_cycles(cycle_steps):
     return groups
 
 
+def _shuffled_batches(tensors, batch_size, seed, first_epoch):
+    """Endless mini-batches of in-memory ``tensors``, a new permutation each epoch.
+
+    The work is per batch, never per row: each epoch draws one permutation of
+    the row indices (stateless, from ``seed`` and the epoch number, so that a
+    resumed run draws the same orders as an uninterrupted one), cuts it into
+    batches, and each batch is one gather from the data held once in memory.
+    """
+    n_samples = int(tensors[0].shape[0])
+    n_full, remainder = divmod(n_samples, batch_size)
+
+    def batches_of_epoch(epoch):
+        keys = tf.random.stateless_uniform(
+            [n_samples], seed=tf.stack([tf.constant(seed, tf.int64), epoch])
+        )
+        order = tf.argsort(keys)
+        batches = tf.data.Dataset.from_tensor_slices(
+            tf.reshape(order[: n_full * batch_size], [n_full, batch_size])
+        )
+        if remainder:
+            batches = batches.concatenate(
+                tf.data.Dataset.from_tensors(order[n_full * batch_size :])
+            )
+        return batches
+
+    indices = tf.data.Dataset.range(first_epoch, 2**62).flat_map(batches_of_epoch)
+    return indices.map(
+        lambda index: tuple(tf.gather(tensor, index) for tensor in tensors),
+        num_parallel_calls=None,
+    ).prefetch(2)
+
+
 def train_snapshots(
     network,
     X,
@@ -158,16 +190,15 @@ def train_snapshots(
     fit_params = dict(fit_params)
     callbacks = [recorder, *(fit_params.pop("callbacks", None) or [])]
 
-    tensors = (X, y) if sample_weight is None else (X, y, sample_weight)
-    data = tf.data.Dataset.from_tensor_slices(tensors)
+    tensors = tuple(
+        tf.constant(array)
+        for array in ((X, y) if sample_weight is None else (X, y, sample_weight))
+    )
     cycle = first_cycle
     for steps, count in _groups_of_equal_cycles(cycle_steps[first_cycle:]):
-        # A new iterator restarts the shuffle sequence, so every group of cycles
-        # needs a seed of its own not to repeat the previous group's orders.
-        epochs_of_data = (
-            data.shuffle(n_samples, seed=seed + cycle, reshuffle_each_iteration=True)
-            .batch(batch_size)
-            .repeat()
+        first_epoch = sum(cycle_epochs[:cycle])
+        epochs_of_data = _shuffled_batches(tensors, batch_size, seed, first_epoch).take(
+            count * steps
         )
         network.fit(
             epochs_of_data,

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification
@@ -196,6 +197,7 @@ def test_resume_restores_weights_and_optimizer_state(blobs, tmp_path):
 
 CRASH_SCRIPT = """
 import sys
+import keras
 import numpy as np
 from skl_snapshot import SnapshotEnsembleClassifier
 data = np.load(sys.argv[2])
@@ -278,3 +280,30 @@ def test_sigkill_mid_cycle_then_resume(tmp_path):
     fresh = SnapshotEnsembleClassifier.from_snapshot_dir(directory)
     np.testing.assert_array_equal(fresh.predict_proba(X), resumed.predict_proba(X))
     assert resumed.score(X, y) > 0.8
+
+
+class _Crash(Exception):
+    pass
+
+
+class _CrashAfterFirstCycle(keras.callbacks.Callback):
+    """Stands in for a crash: runs after the snapshot of cycle 1 is on disk."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        raise _Crash
+
+
+def test_resumed_run_equals_an_uninterrupted_one(blobs, tmp_path):
+    X, y, X_test, _ = blobs
+    whole = fast_classifier(snapshot_dir=tmp_path / "whole").fit(X, y)
+    with pytest.raises(_Crash):
+        fast_classifier(
+            snapshot_dir=tmp_path / "cut", fit__callbacks=[_CrashAfterFirstCycle()]
+        ).fit(X, y)
+    assert len(_manifest(tmp_path / "cut")["snapshots"]) == 1
+    resumed = fast_classifier(snapshot_dir=tmp_path / "cut", resume=True).fit(X, y)
+    # Same weights, optimizer state and per-epoch data order: the same run.
+    np.testing.assert_array_equal(
+        resumed.predict_proba(X_test), whole.predict_proba(X_test)
+    )
+    np.testing.assert_array_equal(resumed.loss_history_[1:], whole.loss_history_[1:])
