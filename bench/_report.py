@@ -52,3 +52,11 @@ class Report:
                 out += ["| " + " | ".join(row) + " |" for row in rows]
                 out.append("")
         return "\n".join(out).strip() + "\n"
+
+    def emit(self, output=None):
+        """Print the report as text; also write it as Markdown to ``output``."""
+        print(self.as_text())
+        if output:
+            with open(output, "w", encoding="utf-8") as handle:
+                handle.write(self.as_markdown())
+            print(f"\nMarkdown report written to {output}")

@@ -141,11 +141,7 @@ def main(argv=None):
             for members, t in rows
         ],
     )
-    print(report.as_text())
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as handle:
-            handle.write(report.as_markdown())
-        print(f"\nMarkdown report written to {args.output}")
+    report.emit(args.output)
 
 
 if __name__ == "__main__":

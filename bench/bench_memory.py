@@ -373,11 +373,7 @@ def main(argv=None):
 
     report = build_report(fit, results, max_abs_diff, allclose, args.width)
     print()
-    print(report.as_text())
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as file:
-            file.write(report.as_markdown())
-        print(f"\nMarkdown report written to {args.output}")
+    report.emit(args.output)
 
 
 if __name__ == "__main__":
