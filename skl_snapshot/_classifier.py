@@ -46,7 +46,7 @@ from ._scikeras import (
     seeded,
 )
 from ._training import (
-    RESERVED_FIT_ARGUMENTS,
+    FIT_ARGUMENTS,
     make_optimizer,
     retracing_warnings_silenced,
     steps_per_cycle,
@@ -155,9 +155,9 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         Routed parameters as in scikeras: ``model__<name>`` goes to the builder,
         ``optimizer__<name>`` to ``keras.optimizers.SGD`` (``nesterov``,
         ``weight_decay``, ``clipnorm``...), ``loss`` and ``loss__<name>`` choose
-        the loss of an uncompiled custom network, ``fit__<name>`` goes to
-        ``keras.Model.fit`` (``callbacks``, ``class_weight``...). Un-prefixed extra
-        arguments go to the builder.
+        the loss of an uncompiled custom network, and ``fit__callbacks`` takes Keras
+        callbacks, which see one epoch per cycle. Un-prefixed extra arguments go
+        to the builder.
 
     Attributes
     ----------
@@ -397,17 +397,21 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
                     f" parameters start with one of {', '.join(ROUTING_PREFIXES)}."
                 )
         optimizer_params = routed_params(self.get_params(), "optimizer")
-        for destination, function, shown_name in (
-            ("optimizer", keras.optimizers.SGD.__init__, "keras.optimizers.SGD"),
-            ("fit", keras.Model.fit, "keras.Model.fit"),
-        ):
-            accepted = set(inspect.signature(function).parameters) - {"self", "kwargs"}
-            for name in routed_params(self.get_params(), destination):
-                if name not in accepted:
-                    raise TypeError(
-                        f"{destination}__{name} is not an argument of {shown_name}."
-                        f" Accepted: {', '.join(sorted(accepted))}."
-                    )
+        accepted = set(inspect.signature(keras.optimizers.SGD.__init__).parameters)
+        accepted -= {"self", "kwargs"}
+        for name in routed_params(self.get_params(), "optimizer"):
+            if name not in accepted:
+                raise TypeError(
+                    f"optimizer__{name} is not an argument of keras.optimizers.SGD."
+                    f" Accepted: {', '.join(sorted(accepted))}."
+                )
+        for name in routed_params(self.get_params(), "fit"):
+            if name not in FIT_ARGUMENTS:
+                raise TypeError(
+                    f"fit__{name} is not supported: snapshot training runs its own"
+                    " compiled loop, not keras.Model.fit. Supported:"
+                    f" {', '.join('fit__' + name for name in sorted(FIT_ARGUMENTS))}."
+                )
         for name in ("learning_rate", "momentum"):
             if name in optimizer_params:
                 owner = "lr_max" if name == "learning_rate" else "momentum"
@@ -416,14 +420,6 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
                     f" Set {owner} instead. Got optimizer__{name}="
                     f"{optimizer_params[name]!r}."
                 )
-        reserved = sorted(
-            set(routed_params(self.get_params(), "fit")) & RESERVED_FIT_ARGUMENTS
-        )
-        if reserved:
-            raise ValueError(
-                f"fit__{reserved[0]} cannot be set: the snapshot training loop owns"
-                " it. Use the estimator's epochs, n_cycles and batch_size parameters."
-            )
 
     # -- fitting ----------------------------------------------------------------
 

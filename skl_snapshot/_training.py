@@ -1,11 +1,13 @@
-"""The fast training path: one compiled Keras epoch per cycle.
+"""The fast training path: one compiled call per cycle.
 
-Keras' ``fit`` pays tens of milliseconds of Python work per epoch. Running the
-tutorial's 500 epochs one by one with a callback that sets the rate costs seconds
-on a data set of 100 rows; here a whole cycle is one Keras epoch over a repeated,
-reshuffled in-memory data set, executed in as few compiled calls as
-``steps_per_execution`` allows, with the rate computed in-graph from the iteration
-counter (:class:`~skl_snapshot.CyclicCosineAnnealing`).
+Keras' ``fit`` pays tens of milliseconds of Python work per epoch, and its data
+pipeline per-row work. Running the tutorial's 500 epochs one by one with a callback
+that sets the rate costs seconds on a data set of 100 rows. Here the training data
+is held once in memory, every epoch draws one permutation of the row indices, each
+mini-batch is one gather, and a whole cycle (all its epochs and mini-batches) runs
+inside one compiled TensorFlow function, traced once per fit. The rate is computed
+in-graph from the optimizer's iteration counter
+(:class:`~skl_snapshot.CyclicCosineAnnealing`).
 """
 
 import contextlib
@@ -27,22 +29,8 @@ __all__ = [
     "train_snapshots",
 ]
 
-# Arguments of ``Model.fit`` that the training loop owns; a ``fit__`` parameter may
-# not override them.
-RESERVED_FIT_ARGUMENTS = frozenset(
-    {
-        "x",
-        "y",
-        "batch_size",
-        "epochs",
-        "initial_epoch",
-        "steps_per_epoch",
-        "sample_weight",
-        "shuffle",
-        "verbose",
-        "validation_split",
-    }
-)
+#: ``fit__`` parameters the training loop accepts.
+FIT_ARGUMENTS = frozenset({"callbacks"})
 
 
 class _RetracingFilter(logging.Filter):
@@ -98,47 +86,60 @@ def make_optimizer(cycle_steps, lr_max, lr_min, momentum, optimizer_params):
     return optimizer, schedule
 
 
-def _groups_of_equal_cycles(cycle_steps):
-    """Runs of consecutive cycles with the same length: ``[(length, count), ...]``."""
-    groups = []
-    for steps in cycle_steps:
-        if groups and groups[-1][0] == steps:
-            groups[-1][1] += 1
-        else:
-            groups.append([steps, 1])
-    return groups
+def _cycle_function(network, optimizer, tensors, batch_size):
+    """A compiled function that trains ``network`` for a run of whole epochs.
 
-
-def _shuffled_batches(tensors, batch_size, seed, first_epoch):
-    """Endless mini-batches of in-memory ``tensors``, a new permutation each epoch.
-
-    The work is per batch, never per row: each epoch draws one permutation of
-    the row indices (stateless, from ``seed`` and the epoch number, so that a
-    resumed run draws the same orders as an uninterrupted one), cuts it into
-    batches, and each batch is one gather from the data held once in memory.
+    ``run(first_epoch, n_epochs, seed)`` trains epochs ``first_epoch`` to
+    ``first_epoch + n_epochs - 1`` and returns the sum over their mini-batches of
+    loss times batch size. Each epoch's order is a permutation drawn statelessly
+    from ``seed`` and the epoch number, so a resumed run sees the same orders as
+    an uninterrupted one; each mini-batch is one gather from the data held in
+    memory.
     """
     n_samples = int(tensors[0].shape[0])
-    n_full, remainder = divmod(n_samples, batch_size)
+    batches_per_epoch = math.ceil(n_samples / batch_size)
+    variables = network.trainable_variables
 
-    def batches_of_epoch(epoch):
+    def train_step(indices):
+        batch = [tf.gather(tensor, indices) for tensor in tensors]
+        x, y = batch[0], batch[1]
+        sample_weight = batch[2] if len(batch) == 3 else None
+        with tf.GradientTape() as tape:
+            y_pred = network(x, training=True)
+            loss = network.compute_loss(
+                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
+            )
+        optimizer.apply(tape.gradient(loss, variables), variables)
+        return loss * tf.cast(tf.shape(indices)[0], loss.dtype)
+
+    def epoch(first_epoch, seed, number, loss_sum):
         keys = tf.random.stateless_uniform(
-            [n_samples], seed=tf.stack([tf.constant(seed, tf.int64), epoch])
+            [n_samples], seed=tf.stack([seed, first_epoch + number])
         )
         order = tf.argsort(keys)
-        batches = tf.data.Dataset.from_tensor_slices(
-            tf.reshape(order[: n_full * batch_size], [n_full, batch_size])
-        )
-        if remainder:
-            batches = batches.concatenate(
-                tf.data.Dataset.from_tensors(order[n_full * batch_size :])
-            )
-        return batches
 
-    indices = tf.data.Dataset.range(first_epoch, 2**62).flat_map(batches_of_epoch)
-    return indices.map(
-        lambda index: tuple(tf.gather(tensor, index) for tensor in tensors),
-        num_parallel_calls=None,
-    ).prefetch(2)
+        def step(batch, loss_sum):
+            start = batch * batch_size
+            indices = order[start : tf.minimum(start + batch_size, n_samples)]
+            return batch + 1, loss_sum + train_step(indices)
+
+        _, loss_sum = tf.while_loop(
+            lambda batch, _: batch < batches_per_epoch,
+            step,
+            [tf.constant(0), loss_sum],
+        )
+        return number + 1, loss_sum
+
+    @tf.function(autograph=False)
+    def run(first_epoch, n_epochs, seed):
+        _, loss_sum = tf.while_loop(
+            lambda number, _: number < n_epochs,
+            lambda number, loss_sum: epoch(first_epoch, seed, number, loss_sum),
+            [tf.constant(0, tf.int64), tf.constant(0.0)],
+        )
+        return loss_sum
+
+    return run
 
 
 def train_snapshots(
@@ -162,9 +163,9 @@ def train_snapshots(
     """Train ``network`` and take one snapshot per cycle.
 
     ``optimizer`` comes from :func:`make_optimizer` with ``schedule``, built for
-    the same ``cycle_epochs``, data size and batch size. Each run of equally long
-    cycles is one ``fit`` call in which a Keras epoch is one cycle; every epoch of
-    data is a fresh permutation drawn from ``seed``.
+    the same ``cycle_epochs``, data size and batch size. Each cycle is one call of
+    a compiled function (:func:`_cycle_function`); Keras callbacks (the snapshot
+    recorder and the user's ``fit__callbacks``) see one epoch per cycle.
 
     Cycles before ``first_cycle`` are skipped: the caller has restored the
     network and the optimizer (with its iteration counter) as they were after
@@ -172,13 +173,10 @@ def train_snapshots(
     """
     n_samples = X.shape[0]
     cycle_steps = steps_per_cycle(n_samples, batch_size, cycle_epochs)
-    # One compiled call runs a whole cycle when all cycles are equally long; with a
-    # longer last cycle, the largest step count that divides both.
-    network.compile(
-        optimizer=optimizer,
-        loss=loss,
-        steps_per_execution=math.gcd(*cycle_steps),
-    )
+    # compile only attaches the loss (for compute_loss) and the optimizer
+    network.compile(optimizer=optimizer, loss=loss)
+    if not optimizer.built:
+        optimizer.build(network.trainable_variables)
     recorder = SnapshotRecorder(
         cycle_epochs,
         schedule,
@@ -187,32 +185,31 @@ def train_snapshots(
         on_snapshot=on_snapshot,
         first_cycle=first_cycle,
     )
-    fit_params = dict(fit_params)
-    callbacks = [recorder, *(fit_params.pop("callbacks", None) or [])]
-
+    callbacks = keras.callbacks.CallbackList(
+        [recorder, *(fit_params.get("callbacks") or [])],
+        model=network,
+        epochs=len(cycle_epochs),
+    )
     tensors = tuple(
         tf.constant(array)
         for array in ((X, y) if sample_weight is None else (X, y, sample_weight))
     )
-    cycle = first_cycle
-    for steps, count in _groups_of_equal_cycles(cycle_steps[first_cycle:]):
-        first_epoch = sum(cycle_epochs[:cycle])
-        epochs_of_data = _shuffled_batches(tensors, batch_size, seed, first_epoch).take(
-            count * steps
+    run = _cycle_function(network, optimizer, tensors, batch_size)
+
+    network.stop_training = False
+    callbacks.on_train_begin()
+    for cycle in range(first_cycle, len(cycle_epochs)):
+        callbacks.on_epoch_begin(cycle)
+        loss_sum = run(
+            tf.constant(sum(cycle_epochs[:cycle]), tf.int64),
+            tf.constant(cycle_epochs[cycle], tf.int64),
+            tf.constant(seed, tf.int64),
         )
-        network.fit(
-            epochs_of_data,
-            initial_epoch=cycle,
-            epochs=cycle + count,
-            steps_per_epoch=steps,
-            shuffle=False,
-            verbose=0,
-            callbacks=callbacks,
-            **fit_params,
-        )
-        cycle += count
-        if recorder.diverged:
+        mean_loss = float(loss_sum) / (cycle_epochs[cycle] * n_samples)
+        callbacks.on_epoch_end(cycle, {"loss": mean_loss})
+        if network.stop_training:
             break
+    callbacks.on_train_end()
 
     n_steps = int(optimizer.iterations.numpy())
     return SnapshotRun(

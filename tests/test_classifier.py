@@ -150,11 +150,11 @@ def test_set_params_changes_predictions_without_refitting(fitted, blobs):
             "optimizer__learning_rate.*lr_max",
         ),
         ({"optimizer__momentum": 0.5}, ValueError, "optimizer__momentum.*momentum"),
-        ({"fit__epochs": 3}, ValueError, "fit__epochs"),
+        ({"fit__epochs": 3}, TypeError, "fit__epochs is not supported"),
         (
-            {"fit__epoch": 3},
+            {"fit__class_weight": {0: 2.0}},
             TypeError,
-            "fit__epoch is not an argument of keras.Model.fit",
+            "fit__class_weight is not supported.*Supported: fit__callbacks",
         ),
         (
             {"optimizer__nestrov": True},
