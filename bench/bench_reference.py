@@ -11,7 +11,7 @@ tutorial
     the start of every epoch and copies the weights at the end of every cycle.
 skl_snapshot
     ``reference_classifier(random_state=seed).fit(X_train, y_train)``: the rate
-    changes in-graph at every mini-batch and a whole cycle is one Keras epoch.
+    changes in-graph at every mini-batch and a whole cycle is one compiled call.
 
 Only the ``fit`` call is timed. Before timing, each side fits once on a tiny
 budget, so that TensorFlow's one-off start-up cost does not fall on whichever
