@@ -14,8 +14,8 @@ class SnapshotRecorder(keras.callbacks.Callback):
     """Copy the network's weights to host NumPy arrays at the end of every cycle.
 
     The training loop reports each cycle to Keras callbacks as one epoch, so
-    ``on_epoch_end`` is the end of a cycle. The copies are independent of the live variables: later
-    training does not change them.
+    ``on_epoch_end`` is the end of a cycle. The copies are independent of the live
+    variables: later training does not change them.
 
     Parameters
     ----------
