@@ -23,7 +23,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._network import MemberPredictor, StackedMLP, build_mlp
+from ._network import MemberPredictor, MLPForward, build_mlp
 from ._persistence import (
     SnapshotDirectory,
     SnapshotDirectoryError,
@@ -883,9 +883,9 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         members = self._member_indices()
         X = self._validate_features(X)
-        stacked = self._stacked_forward()
-        if stacked is not None and isinstance(self.snapshot_weights_, list):
-            return stacked.mean_proba([self.snapshot_weights_[i] for i in members], X)
+        forward = self._numpy_forward()
+        if forward is not None and isinstance(self.snapshot_weights_, list):
+            return forward.mean_proba([self.snapshot_weights_[i] for i in members], X)
         # one member at a time: snapshots on disk are read as they vote
         proba = np.zeros((X.shape[0], len(self.classes_)))
         for member_proba in self._snapshot_probas(X, members):
@@ -896,7 +896,7 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
         return np.ascontiguousarray(X, dtype=np.float32)
 
-    def _stacked_forward(self):
+    def _numpy_forward(self):
         """NumPy forward pass of the built-in network, or None where it cannot run.
 
         It needs the built-in MLP with a NumPy-supported activation; otherwise
@@ -905,17 +905,17 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         if (
             self.model is None
             and isinstance(self.activation, str)
-            and self.activation in StackedMLP.SUPPORTED_ACTIVATIONS
+            and self.activation in MLPForward.SUPPORTED_ACTIVATIONS
         ):
-            return StackedMLP(self.activation)
+            return MLPForward(self.activation)
         return None
 
     def _snapshot_probas(self, X, indices):
         """Yield each snapshot's class probabilities on validated ``X``."""
-        stacked = self._stacked_forward()
-        if stacked is not None:
+        forward = self._numpy_forward()
+        if forward is not None:
             for index in indices:
-                yield stacked.mean_proba([self.snapshot_weights_[index]], X)
+                yield forward.mean_proba([self.snapshot_weights_[index]], X)
             return
         predictor = self._get_predictor()
         for index in indices:

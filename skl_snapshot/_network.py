@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["MemberPredictor", "StackedMLP", "build_mlp"]
+__all__ = ["MLPForward", "MemberPredictor", "build_mlp"]
 
 # Rows per forward call: large enough to amortise the call, small enough that
 # activations of a wide network on a million rows stay in memory.
@@ -88,20 +88,23 @@ _NUMPY_ACTIVATIONS = {
     "linear": lambda values: values,
 }
 
-# Values per member in one block of the stacked forward pass (4 MB of float32
-# activations each). The block's rows do not depend on the number of members, so
-# a member's probabilities are bit-identical whether it runs alone or stacked.
-_STACKED_BLOCK_VALUES = 1 << 20
+# Activations per block of rows in the NumPy forward pass (4 MB of float32). The
+# block's rows do not depend on the number of members, so a member's
+# probabilities are bit-identical whether it votes alone or with others.
+_BLOCK_VALUES = 1 << 20
 
 
-class StackedMLP:
-    """All members of the built-in MLP in one pass of batched matrix products.
+class MLPForward:
+    """The built-in MLP's ensemble forward pass in NumPy, without framework calls.
 
-    The members' weights are stacked along a new leading axis, so one
-    ``np.matmul`` per layer computes every member: no per-member or per-call
-    framework overhead, and float32 arithmetic like the network's. Supports the
-    networks :func:`build_mlp` makes with the activations listed in
-    ``SUPPORTED_ACTIVATIONS``.
+    Rows go through in blocks; within a block each member's layers are plain
+    float32 matrix products on its own weight arrays, and the members'
+    probabilities are summed in float64. Stacking the members' weights along a new
+    axis for batched products measured no faster on 1,000 rows, slower on
+    1,000,000, and copies the whole ensemble at every call. A member's
+    probabilities do not depend on which other members vote, so staged results
+    equal ``n_members=k`` exactly. Supports the networks :func:`build_mlp` makes
+    with the activations in ``SUPPORTED_ACTIVATIONS``.
     """
 
     SUPPORTED_ACTIVATIONS = frozenset(_NUMPY_ACTIVATIONS)
@@ -109,25 +112,14 @@ class StackedMLP:
     def __init__(self, activation):
         self.activation = _NUMPY_ACTIVATIONS[activation]
 
-    @staticmethod
-    def stack(members):
-        """Per layer, the members' kernels and biases stacked: ``(M, in, out)``."""
-        layers = len(members[0]) // 2
-        return [
-            (
-                np.stack([weights[2 * layer] for weights in members]),
-                np.stack([weights[2 * layer + 1] for weights in members])[:, None, :],
-            )
-            for layer in range(layers)
-        ]
-
-    def member_probas(self, stacked, X):
-        """Every member's probabilities on float32 ``X``, ``(M, n_rows, n_classes)``."""
+    def member_proba(self, weights, X):
+        """One member's probabilities on float32 ``X``, in float64."""
         hidden = X
-        for number, (kernel, bias) in enumerate(stacked):
-            hidden = np.matmul(hidden, kernel)
-            hidden += bias
-            if number < len(stacked) - 1:
+        n_layers = len(weights) // 2
+        for layer in range(n_layers):
+            hidden = np.matmul(hidden, weights[2 * layer])
+            hidden += weights[2 * layer + 1]
+            if layer < n_layers - 1:
                 hidden = self.activation(hidden)
         hidden -= hidden.max(axis=-1, keepdims=True)
         np.exp(hidden, out=hidden)
@@ -136,15 +128,14 @@ class StackedMLP:
 
     def mean_proba(self, members, X):
         """Mean probabilities of ``members`` (weight lists) on float32 ``X``."""
-        stacked = self.stack(members)
-        n_classes = stacked[-1][0].shape[-1]
+        n_classes = members[0][-1].shape[-1]
+        widest = max(array.shape[-1] for array in members[0])
+        block = max(1, _BLOCK_VALUES // widest)
         mean = np.empty((X.shape[0], n_classes))
-        widest = max(kernel.shape[-1] for kernel, _ in stacked)
-        block = max(1, _STACKED_BLOCK_VALUES // widest)
         for start in range(0, X.shape[0], block):
-            probas = self.member_probas(stacked, X[start : start + block])
-            total = probas[0].copy()
-            for member in probas[1:]:
-                total += member
+            rows = X[start : start + block]
+            total = self.member_proba(members[0], rows)
+            for weights in members[1:]:
+                total += self.member_proba(weights, rows)
             mean[start : start + block] = total / len(members)
         return mean

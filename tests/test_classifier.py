@@ -495,4 +495,4 @@ def test_numpy_ensemble_forward_matches_the_keras_network(activation, blobs):
     np.testing.assert_allclose(
         clf.predict_proba(X_test), np.mean(by_keras, axis=0), rtol=1e-5, atol=1e-7
     )
-    assert (clf._stacked_forward() is None) == (activation == "elu")
+    assert (clf._numpy_forward() is None) == (activation == "elu")
