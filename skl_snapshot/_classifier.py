@@ -358,15 +358,15 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         return super().set_params(**others)
 
     def _check_parameter_combinations(self, warm):
-        for name, value in (("hidden_layer_sizes", self.hidden_layer_sizes),):
-            sizes = np.atleast_1d(np.asarray(value, dtype=object))
-            if sizes.ndim != 1 or not all(
-                isinstance(size, Integral) and not isinstance(size, bool) and size >= 1
-                for size in sizes
-            ):
-                raise ValueError(
-                    f"{name} must be a sequence of ints >= 1. Got {name}={value!r}."
-                )
+        sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes, dtype=object))
+        if sizes.ndim != 1 or not all(
+            isinstance(size, Integral) and not isinstance(size, bool) and size >= 1
+            for size in sizes
+        ):
+            raise ValueError(
+                "hidden_layer_sizes must be a sequence of ints >= 1. Got"
+                f" hidden_layer_sizes={self.hidden_layer_sizes!r}."
+            )
         if self.lr_min > self.lr_max:
             raise ValueError(
                 "lr_min must be <= lr_max. Got"
@@ -396,16 +396,17 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
                     f"Unknown routing prefix {prefix!r} in parameter {name}. Routed"
                     f" parameters start with one of {', '.join(ROUTING_PREFIXES)}."
                 )
-        optimizer_params = routed_params(self.get_params(), "optimizer")
+        params = self.get_params()
+        optimizer_params = routed_params(params, "optimizer")
         accepted = set(inspect.signature(keras.optimizers.SGD.__init__).parameters)
         accepted -= {"self", "kwargs"}
-        for name in routed_params(self.get_params(), "optimizer"):
+        for name in optimizer_params:
             if name not in accepted:
                 raise TypeError(
                     f"optimizer__{name} is not an argument of keras.optimizers.SGD."
                     f" Accepted: {', '.join(sorted(accepted))}."
                 )
-        for name in routed_params(self.get_params(), "fit"):
+        for name in routed_params(params, "fit"):
             if name not in FIT_ARGUMENTS:
                 raise TypeError(
                     f"fit__{name} is not supported: snapshot training runs its own"
