@@ -47,6 +47,7 @@ from ._scikeras import (
 )
 from ._training import (
     FIT_ARGUMENTS,
+    MLP_ACTIVATIONS,
     make_optimizer,
     retracing_warnings_silenced,
     steps_per_cycle,
@@ -542,7 +543,14 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         default_loss = "sparse_categorical_crossentropy"
         compile_kwargs = {"optimizer": optimizer, "loss": loss or default_loss}
 
-        with seeded(seed), retracing_warnings_silenced():
+        # The built-in network's training uses stateless random operations only.
+        shared_activation = self._shared_training_activation(
+            params, loss or default_loss
+        )
+        with (
+            seeded(seed, tensorflow=shared_activation is None),
+            retracing_warnings_silenced(),
+        ):
             if warm:
                 network = self._get_predictor().network
                 self._load_member(network, self.n_snapshots_ - 1)
@@ -619,6 +627,7 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
                     if store is None
                     else store.writer(network, optimizer, plan["epoch_offset"])
                 ),
+                built_in_activation=shared_activation,
             )
         if run.diverged or not all(
             np.isfinite(array).all() for weights in run.weights for array in weights
@@ -667,6 +676,19 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         )
         self._predictor = MemberPredictor(network)
         return self
+
+    def _shared_training_activation(self, params, loss):
+        """The built-in network's activation when it can train through the
+        shared compiled function (see ``train_snapshots``), else None."""
+        if (
+            self.model is None
+            and isinstance(self.activation, str)
+            and self.activation in MLP_ACTIVATIONS
+            and loss == "sparse_categorical_crossentropy"
+            and not routed_params(params, "optimizer")
+        ):
+            return self.activation
+        return None
 
     def _manifest_header(self, network, meta, loss, classes):
         """What a snapshot directory records about the fitted estimator."""

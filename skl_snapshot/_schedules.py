@@ -175,8 +175,7 @@ class CyclicCosineAnnealing(keras.optimizers.schedules.LearningRateSchedule):
     def __call__(self, step):
         ops = keras.ops
         step = ops.cast(step, "float32")
-        lengths = np.asarray(self.cycle_lengths, dtype=np.float32)
-        starts = np.concatenate([[0.0], np.cumsum(lengths)[:-1]]).astype(np.float32)
+        starts, lengths = self.cycle_bounds()
         # The cycle index is the number of later cycle starts already passed.
         cycle = ops.sum(ops.cast(ops.greater_equal(step, starts[1:]), "int32"))
         start = ops.take(ops.convert_to_tensor(starts), cycle)
@@ -186,6 +185,12 @@ class CyclicCosineAnnealing(keras.optimizers.schedules.LearningRateSchedule):
         # of a cycle where 1 + cos(x) cancels.
         half_cosine = ops.cos(math.pi / 2.0 * position)
         return self.lr_min + (self.lr_max - self.lr_min) * half_cosine * half_cosine
+
+    def cycle_bounds(self):
+        """First iteration and length of every cycle, as float32 arrays."""
+        lengths = np.asarray(self.cycle_lengths, dtype=np.float32)
+        starts = np.concatenate([[0.0], np.cumsum(lengths)[:-1]]).astype(np.float32)
+        return starts, lengths
 
     def get_config(self):
         return {
