@@ -1,6 +1,6 @@
 """Training cost and accuracy of skl_snapshot against the other ways to do it.
 
-Three parts, side by side in one run, every comparison given as a ratio
+Four parts, side by side in one run, every comparison given as a ratio
 against ``SnapshotEnsembleClassifier`` ("ours"):
 
 workloads
@@ -55,6 +55,12 @@ memory
     Each runs in its own fresh process (this script, called again with
     ``--child``) that reads its peak RSS after the imports and the input data,
     and again at the end.
+
+first fit
+    The reference workload's fit in a fresh process, after the imports: ours
+    then compiles its training function (later fits of the same architecture in
+    the process share it), while MLPClassifier has nothing to compile. Each fit
+    runs in its own child process, several times; the medians and their ratio.
 
 Run it from the repository root (about ten minutes on two CPU cores; the
 1e6-row epochs at batch 32 take most of the scaling part)::
@@ -133,6 +139,8 @@ MEMORY_TASKS = {
     "mlp_predict": ("predict_proba", "MLPClassifier"),
 }
 MB = 1024 * 1024
+FIRST_FIT_TASKS = ("first_fit_ours", "first_fit_mlp")
+FIRST_FIT_REPEATS = 3
 
 
 # -- data -----------------------------------------------------------------------
@@ -555,6 +563,38 @@ def memory_results():
     return results
 
 
+# -- the first fit in a fresh process ----------------------------------------------
+
+
+def first_fit_child(task, work_dir):
+    """Fit the reference workload once in this (fresh) process; save the seconds."""
+    settings = WORKLOADS["reference"]
+    if task == "first_fit_ours":
+        import skl_snapshot  # noqa: F401  (imports are not part of the fit)
+
+        run = run_ours
+    else:
+        run = run_mlp
+    data = load_workload("reference")
+    seconds, accuracy = run(data, settings, seed=0)
+    with open(os.path.join(work_dir, f"result_{task}.json"), "w") as handle:
+        json.dump({"seconds": seconds, "accuracy": accuracy}, handle)
+
+
+def first_fit_results():
+    """Each first-fit task FIRST_FIT_REPEATS times, alternating, in fresh processes."""
+    results = {task: [] for task in FIRST_FIT_TASKS}
+    with tempfile.TemporaryDirectory(prefix="bench_training_") as work_dir:
+        for _ in range(FIRST_FIT_REPEATS):
+            for task in FIRST_FIT_TASKS:
+                run_memory_child(task, work_dir)
+                path = os.path.join(work_dir, f"result_{task}.json")
+                with open(path, encoding="utf-8") as handle:
+                    results[task].append(json.load(handle)["seconds"])
+                print(f"{task}: {results[task][-1]:.2f} s", flush=True)
+    return results
+
+
 # -- report ---------------------------------------------------------------------
 
 
@@ -580,7 +620,7 @@ def median_of(runs, key):
     return statistics.median(run[key] for run in runs)
 
 
-def build_report(seeds, workloads, scaling, memory):
+def build_report(seeds, workloads, scaling, memory, first_fits):
     report = Report()
     report.line("Training: skl_snapshot against the tutorial, scikeras, MLPClassifier")
     report.line(
@@ -618,6 +658,32 @@ def build_report(seeds, workloads, scaling, memory):
                 for method, runs in results.items()
             ],
         )
+
+    report.heading("First fit in a fresh process (reference workload)")
+    report.line(
+        "One fit of the reference workload, timed after the imports, in a fresh"
+        f" process each time; medians of {FIRST_FIT_REPEATS} processes. Ours"
+        " compiles its training function in this fit, which later fits of the same"
+        " architecture in the process reuse; the table above times those."
+    )
+    ours_first = statistics.median(first_fits["first_fit_ours"])
+    mlp_first = statistics.median(first_fits["first_fit_mlp"])
+    report.table(
+        ["method", "median first fit s", "each", "ratio / ours"],
+        [
+            [
+                label,
+                f"{statistics.median(first_fits[task]):.2f}",
+                ", ".join(f"{seconds:.2f}" for seconds in first_fits[task]),
+                f"{statistics.median(first_fits[task]) / ours_first:.2f}x",
+            ]
+            for label, task in (
+                ("skl_snapshot (10 snapshots)", "first_fit_ours"),
+                ("MLPClassifier (1 network)", "first_fit_mlp"),
+            )
+        ],
+    )
+    report.line(f"ratio MLPClassifier / ours: {mlp_first / ours_first:.2f}x")
 
     report.heading("Seconds per epoch against rows")
     report.line(
@@ -713,21 +779,27 @@ def main(argv=None):
         "--output", metavar="FILE", help="also write the report as Markdown"
     )
     parser.add_argument(
-        "--child", choices=["data", *MEMORY_TASKS], help=argparse.SUPPRESS
+        "--child",
+        choices=["data", *MEMORY_TASKS, *FIRST_FIT_TASKS],
+        help=argparse.SUPPRESS,
     )
     parser.add_argument("--work-dir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
+    if args.child in FIRST_FIT_TASKS:
+        first_fit_child(args.child, args.work_dir)
+        return
     if args.child:
         memory_child(args.child, args.work_dir)
         return
 
     # memory first, while this process is small (see memory_results)
     memory = memory_results()
+    first_fits = first_fit_results()
     workloads = {name: compare_workload(name, args.seeds) for name in WORKLOADS}
     scaling = scaling_rows(args.max_rows)
 
-    report = build_report(args.seeds, workloads, scaling, memory)
+    report = build_report(args.seeds, workloads, scaling, memory, first_fits)
     print()
     report.emit(args.output)
 

@@ -6,8 +6,8 @@ reports are concatenated, under a header naming the date, the machine, the
 library versions and the command, into ``bench/RESULTS.md`` (or ``--output``).
 The scripts' own progress goes to the console as they run.
 
-Run it from the repository root (about fifteen minutes on two CPU cores;
-``--quick`` takes about five)::
+Run it from the repository root (about twenty-five minutes on two CPU cores;
+``--quick`` takes about six)::
 
     python bench/run_all.py
     python bench/run_all.py --quick --output /tmp/results.md
@@ -34,6 +34,7 @@ SCRIPTS = (
     ("bench_inference.py", [], ["--large-rows", "100000"]),
     ("bench_memory.py", [], []),
     ("bench_training.py", [], ["--seeds", "0", "--max-rows", "100000"]),
+    ("bench_quality.py", [], ["--seeds", "0", "1", "2"]),
 )
 
 DISTRIBUTIONS = (

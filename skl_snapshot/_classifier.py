@@ -23,6 +23,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._members import MemberEvaluation, split_validation
 from ._network import MemberPredictor, MLPForward, build_mlp
 from ._persistence import (
     SnapshotDirectory,
@@ -65,7 +66,7 @@ _SCORE_COLUMNS = (
 
 # Parameters that act at prediction time and are checked again there, since
 # ``set_params`` on a fitted estimator may change them without refitting.
-_PREDICTION_PARAMETERS = ("n_members", "member_order")
+_PREDICTION_PARAMETERS = ("n_members", "member_order", "member_weights")
 
 
 class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
@@ -123,10 +124,25 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         How many snapshots vote; None uses all of them. Acts at prediction time:
         ``set_params(n_members=3)`` on a fitted estimator changes its predictions
         without refitting.
-    member_order : {"newest", "oldest"}, default="newest"
+    member_order : {"newest", "oldest", "best"}, default="newest"
         Which snapshots come first. ``"newest"`` takes the last ``n_members``
         cycles (the paper's choice: later snapshots are usually better);
-        ``"oldest"`` the first ones. Acts at prediction time.
+        ``"oldest"`` the first ones; ``"best"`` those with the lowest log-loss on
+        the held-out rows (needs ``validation_fraction``). Acts at prediction
+        time.
+    member_weights : {"uniform", "fitted"}, default="uniform"
+        How the voting snapshots' probabilities are combined. ``"uniform"``
+        averages them. ``"fitted"`` takes the weighted mean with the
+        non-negative weights, summing to one, that minimise the log-loss on the
+        held-out rows (``voting_weights_``; needs ``validation_fraction``); when
+        fewer than all snapshots vote, their weights are rescaled to sum to one.
+        Acts at prediction time.
+    validation_fraction : float or None, default=None
+        Share of the training rows held out, stratified by class, as in
+        ``MLPClassifier``. The network never trains on them; they rank the
+        snapshots (``member_order="best"``), fit the voting weights
+        (``member_weights="fitted"``) and measure the snapshots' diversity.
+        None trains on all rows, and the diversity is measured on them.
     snapshot_dir : str, path-like or None, default=None
         If set, each snapshot is written to this directory the moment its cycle
         ends, atomically, in Keras' weights format, with a JSON manifest (see
@@ -184,6 +200,19 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         The learning rate of every training iteration.
     loss_history_ : ndarray of shape (n_snapshots,)
         Mean training loss over the mini-batches of each cycle.
+    snapshot_train_loss_ : ndarray of shape (n_snapshots,)
+        Log-loss of each snapshot alone on the training rows.
+    snapshot_validation_loss_ : ndarray of shape (n_snapshots,) or None
+        Log-loss of each snapshot alone on the held-out rows; None without
+        ``validation_fraction``.
+    snapshot_disagreement_ : ndarray of shape (n_snapshots, n_snapshots)
+        Share of rows on which two snapshots predict different classes: on the
+        held-out rows with ``validation_fraction``, else on the training rows.
+        Members that never disagree cannot correct each other.
+    voting_weights_ : ndarray of shape (n_snapshots,) or None
+        Non-negative weights summing to one that minimise the held-out log-loss
+        of the weighted mean of all snapshots, used by
+        ``member_weights="fitted"``; None without ``validation_fraction``.
     n_iter_ : int
         Number of epochs run.
     t_ : int
@@ -238,7 +267,9 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "n_members": [None, Interval(Integral, 1, None, closed="left")],
-        "member_order": [StrOptions({"newest", "oldest"})],
+        "member_order": [StrOptions({"newest", "oldest", "best"})],
+        "member_weights": [StrOptions({"uniform", "fitted"})],
+        "validation_fraction": [None, Interval(Real, 0, 1, closed="neither")],
         "snapshot_dir": [None, str, os.PathLike],
         "in_memory": ["boolean"],
         "resume": ["boolean"],
@@ -262,6 +293,8 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         batch_size=32,
         n_members=None,
         member_order="newest",
+        member_weights="uniform",
+        validation_fraction=None,
         snapshot_dir=None,
         in_memory=True,
         resume=False,
@@ -282,6 +315,8 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.n_members = n_members
         self.member_order = member_order
+        self.member_weights = member_weights
+        self.validation_fraction = validation_fraction
         self.snapshot_dir = snapshot_dir
         self.in_memory = in_memory
         self.resume = resume
@@ -384,6 +419,17 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
                     raise ValueError(
                         f"{name}={value} needs a snapshot_dir to keep the snapshots"
                         " in. Got snapshot_dir=None."
+                    )
+        if self.validation_fraction is None:
+            for name, value in (
+                ("member_order", "best"),
+                ("member_weights", "fitted"),
+            ):
+                if getattr(self, name) == value:
+                    raise ValueError(
+                        f"{name}={value!r} is chosen on held-out rows, never on the"
+                        " training rows: set validation_fraction (0.1, say). Got"
+                        " validation_fraction=None."
                     )
         if not warm and self.n_members is not None and self.n_members > self.n_cycles:
             raise ValueError(
@@ -527,12 +573,17 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
                 **encoder.get_metadata(),
             }
 
-        batch_size = min(self.batch_size, X.shape[0])
-        epochs_of_cycles = cycle_epochs(self.epochs, self.n_cycles)
-        cycle_steps = steps_per_cycle(X.shape[0], batch_size, epochs_of_cycles)
         seed = int(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
+        held_out = None
+        if self.validation_fraction is not None:
+            (X, y, sample_weight), held_out = split_validation(
+                X, y, sample_weight, self.validation_fraction, seed
+            )
+        batch_size = min(self.batch_size, X.shape[0])
+        epochs_of_cycles = cycle_epochs(self.epochs, self.n_cycles)
+        cycle_steps = steps_per_cycle(X.shape[0], batch_size, epochs_of_cycles)
         optimizer, schedule = make_optimizer(
             cycle_steps,
             self.lr_max,
@@ -675,7 +726,93 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
             store.manifest["run_id"] if store is not None else uuid.uuid4().hex
         )
         self._predictor = MemberPredictor(network)
+        self._evaluate_members((X, y, sample_weight), held_out)
+        if store is not None:
+            store.record_evaluation(self._evaluation_record())
+        if self.verbose > 0:
+            self._report_members()
         return self
+
+    def _evaluate_members(self, train, held_out):
+        """Each snapshot's losses, their disagreement and the voting weights."""
+        evaluations = []
+        for rows in (train, held_out):
+            if rows is None:
+                evaluations.append(None)
+                continue
+            X, y, sample_weight = rows
+            evaluation = MemberEvaluation(
+                np.searchsorted(self.classes_, y), sample_weight
+            )
+            for proba in self._snapshot_probas(X, range(self.n_snapshots_)):
+                evaluation.add(proba)
+            evaluations.append(evaluation)
+        on_train, on_held_out = evaluations
+        self.snapshot_train_loss_ = on_train.losses()
+        if on_held_out is None:
+            self.snapshot_validation_loss_ = None
+            self.voting_weights_ = None
+            self.snapshot_disagreement_ = on_train.disagreement()
+        else:
+            self.snapshot_validation_loss_ = on_held_out.losses()
+            self.voting_weights_ = on_held_out.voting_weights()
+            self.snapshot_disagreement_ = on_held_out.disagreement()
+
+    def _evaluation_record(self):
+        """The evaluation attributes as JSON data, for the snapshot directory."""
+        return {
+            name: None if value is None else np.asarray(value).tolist()
+            for name, value in (
+                ("train_loss", self.snapshot_train_loss_),
+                ("validation_loss", self.snapshot_validation_loss_),
+                ("disagreement", self.snapshot_disagreement_),
+                ("voting_weights", self.voting_weights_),
+            )
+        }
+
+    def _set_evaluation(self, record, where="the manifest"):
+        """Set the evaluation attributes from :meth:`_evaluation_record` data.
+
+        A directory whose fit did not finish has no record: the attributes are
+        then None.
+        """
+        record = record if isinstance(record, dict) else {}
+        n = self.n_snapshots_
+        for name, key, shape in (
+            ("snapshot_train_loss_", "train_loss", (n,)),
+            ("snapshot_validation_loss_", "validation_loss", (n,)),
+            ("snapshot_disagreement_", "disagreement", (n, n)),
+            ("voting_weights_", "voting_weights", (n,)),
+        ):
+            value = record.get(key)
+            if value is not None:
+                try:
+                    value = np.asarray(value, dtype=float)
+                except (TypeError, ValueError):
+                    value = None
+                if value is None or value.shape != shape:
+                    raise SnapshotDirectoryError(
+                        f"{where} records an evaluation {key!r} that is not an"
+                        f" array of shape {shape}."
+                    )
+            setattr(self, name, value)
+
+    def _report_members(self):
+        """Print the snapshots' losses and diversity (``verbose=1``)."""
+        validation = self.snapshot_validation_loss_
+        disagreement = self.snapshot_disagreement_
+        rows = "training" if validation is None else "held-out"
+        print(f"snapshots (disagreement with the previous one on the {rows} rows):")
+        for index, train_loss in enumerate(self.snapshot_train_loss_):
+            parts = [f"  snapshot {index + 1}: train loss {train_loss:.4f}"]
+            if validation is not None:
+                parts.append(f"held-out loss {validation[index]:.4f}")
+            if index:
+                parts.append(f"disagreement {disagreement[index, index - 1]:.3f}")
+            print(", ".join(parts))
+        pairs = disagreement[np.triu_indices(len(disagreement), 1)]
+        if pairs.size:
+            print(f"  mean pairwise disagreement {pairs.mean():.3f}", flush=True)
 
     def _shared_training_activation(self, params, loss):
         """The built-in network's activation when it can train through the
@@ -705,6 +842,12 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
             "batch_size": int(self.batch_size),
             "n_members": None if self.n_members is None else int(self.n_members),
             "member_order": self.member_order,
+            "member_weights": self.member_weights,
+            "validation_fraction": (
+                None
+                if self.validation_fraction is None
+                else float(self.validation_fraction)
+            ),
         }
         if built_in:
             estimator_params["hidden_layer_sizes"] = [
@@ -846,6 +989,9 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
             [_ledger_record(record) for record in records],
         )
         estimator._run_id = manifest["run_id"]
+        estimator._set_evaluation(
+            manifest.get("evaluation"), where=str(directory.manifest_path)
+        )
         estimator._meta = {
             "n_features_in_": n_features,
             **encoder.get_metadata(),
@@ -877,6 +1023,16 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
 
     def _ordered_snapshots(self):
         """All snapshot indices, in ``member_order``."""
+        if self.member_order == "best":
+            losses = getattr(self, "snapshot_validation_loss_", None)
+            if losses is None:
+                raise ValueError(
+                    "member_order='best' ranks the snapshots by their log-loss on"
+                    " held-out rows, but this estimator was fitted with"
+                    " validation_fraction=None. Refit with validation_fraction set,"
+                    " or use member_order='newest'."
+                )
+            return [int(index) for index in np.argsort(losses, kind="stable")]
         indices = list(range(self.n_snapshots_))
         return indices[::-1] if self.member_order == "newest" else indices
 
@@ -905,15 +1061,47 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         members = self._member_indices()
+        weights = self._vote_weights(members)
         X = self._validate_features(X)
         forward = self._numpy_forward()
         if forward is not None and isinstance(self.snapshot_weights_, list):
-            return forward.mean_proba([self.snapshot_weights_[i] for i in members], X)
+            return forward.mean_proba(
+                [self.snapshot_weights_[i] for i in members], X, weights
+            )
         # one member at a time: snapshots on disk are read as they vote
-        proba = np.zeros((X.shape[0], len(self.classes_)))
-        for member_proba in self._snapshot_probas(X, members):
-            proba += member_proba
-        return proba / len(members)
+        *_, proba = self._running_means(self._snapshot_probas(X, members), weights)
+        return proba
+
+    def _vote_weights(self, indices):
+        """Unnormalised voting weights of snapshots ``indices``; None if uniform."""
+        if self.member_weights == "uniform":
+            return None
+        fitted = getattr(self, "voting_weights_", None)
+        if fitted is None:
+            raise ValueError(
+                "member_weights='fitted' needs voting weights fitted on held-out"
+                " rows, but this estimator was fitted with validation_fraction=None."
+                " Refit with validation_fraction set, or use"
+                " member_weights='uniform'."
+            )
+        weights = np.asarray(fitted)[list(indices)]
+        # members the fit gave no weight vote equally if they are all that vote
+        return weights if weights.sum() > 0 else None
+
+    @staticmethod
+    def _running_means(probas, weights):
+        """Yield the (weighted) mean of the first k probabilities, k = 1, 2, ...
+
+        The same operations, in the same order, as ``MLPForward.mean_proba``, so
+        that the k-th mean equals ``predict_proba`` with ``n_members=k`` exactly.
+        """
+        total, weight_sum = None, 0.0
+        for size, proba in enumerate(probas, start=1):
+            if weights is not None:
+                proba = weights[size - 1] * proba
+                weight_sum += weights[size - 1]
+            total = proba if total is None else total + proba
+            yield total / (size if weights is None else weight_sum)
 
     def _validate_features(self, X):
         X = validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
@@ -968,12 +1156,10 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         self._member_indices()  # validates member_order
         X = self._validate_features(X)
-        total = np.zeros((X.shape[0], len(self.classes_)))
-        for size, proba in enumerate(
-            self._snapshot_probas(X, self._ordered_snapshots()), start=1
-        ):
-            total += proba
-            yield total / size
+        order = self._ordered_snapshots()
+        yield from self._running_means(
+            self._snapshot_probas(X, order), self._vote_weights(order)
+        )
 
     def staged_predict(self, X):
         """Ensemble predictions as snapshots join, one at a time.
@@ -1034,10 +1220,13 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         order = self._ordered_snapshots()
         labels = self.classes_
         columns = {name: [] for name in _SCORE_COLUMNS}
-        total = np.zeros((X.shape[0], len(labels)))
-        for size, proba in enumerate(self._snapshot_probas(X, order), start=1):
-            total += proba
-            for kind, p in (("single", proba), ("ensemble", total / size)):
+        singles = []
+        means = self._running_means(
+            _recorded(self._snapshot_probas(X, order), singles),
+            self._vote_weights(order),
+        )
+        for mean in means:
+            for kind, p in (("single", singles[-1]), ("ensemble", mean)):
                 columns[f"{kind}_accuracy"].append(
                     accuracy_score(
                         y, labels[p.argmax(axis=1)], sample_weight=sample_weight
@@ -1097,6 +1286,13 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         # NumPy weights only.
         state.pop("_predictor", None)
         return state
+
+
+def _recorded(iterable, into):
+    """Yield from ``iterable``, appending each item to the list ``into`` first."""
+    for item in iterable:
+        into.append(item)
+        yield item
 
 
 def _accepts(function, name):

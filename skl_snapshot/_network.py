@@ -126,16 +126,25 @@ class MLPForward:
         proba = hidden.astype(np.float64)
         return proba / proba.sum(axis=-1, keepdims=True)
 
-    def mean_proba(self, members, X):
-        """Mean probabilities of ``members`` (weight lists) on float32 ``X``."""
+    def mean_proba(self, members, X, vote_weights=None):
+        """Mean probabilities of ``members`` (weight lists) on float32 ``X``.
+
+        With ``vote_weights`` (one non-negative number per member), the weighted
+        mean: ``sum(w_m p_m) / sum(w_m)``.
+        """
         n_classes = members[0][-1].shape[-1]
         widest = max(array.shape[-1] for array in members[0])
         block = max(1, _BLOCK_VALUES // widest)
         mean = np.empty((X.shape[0], n_classes))
         for start in range(0, X.shape[0], block):
             rows = X[start : start + block]
-            total = self.member_proba(members[0], rows)
-            for weights in members[1:]:
-                total += self.member_proba(weights, rows)
-            mean[start : start + block] = total / len(members)
+            total = None
+            for index, weights in enumerate(members):
+                proba = self.member_proba(weights, rows)
+                if vote_weights is not None:
+                    proba = vote_weights[index] * proba
+                total = proba if total is None else total + proba
+            # a sequential sum, as staged_predict_proba's running one
+            divisor = len(members) if vote_weights is None else sum(vote_weights)
+            mean[start : start + block] = total / divisor
         return mean

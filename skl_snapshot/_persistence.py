@@ -535,6 +535,11 @@ class SnapshotStore:
 
         return write
 
+    def record_evaluation(self, evaluation):
+        """Add the fitted estimator's evaluation of its snapshots to the manifest."""
+        self.manifest["evaluation"] = evaluation
+        self.directory.write_manifest(self.manifest)
+
     def lazy_weights(self):
         return SnapshotWeights(
             self.directory, self.manifest["snapshots"], self.manifest["architecture"]

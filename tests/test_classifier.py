@@ -453,12 +453,15 @@ def test_dataframe_feature_names(blobs):
         clf.predict(X_test)
 
 
-def test_verbose_prints_one_line_per_cycle(blobs, capsys):
+def test_verbose_prints_one_line_per_cycle_then_the_snapshots(blobs, capsys):
     X, y, _, _ = blobs
     fast_classifier(verbose=1).fit(X, y)
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 3
+    # three cycles, a heading, three snapshots and the mean disagreement
+    assert len(lines) == 8
     assert lines[0].startswith("cycle 1/3: epoch 4/12, loss ")
+    assert lines[4].startswith("  snapshot 1: train loss ")
+    assert lines[-1].startswith("  mean pairwise disagreement ")
     fast_classifier(verbose=0).fit(X, y)
     assert capsys.readouterr().out == ""
 

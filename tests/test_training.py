@@ -5,8 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from skl_snapshot import SnapshotEnsembleClassifier, build_mlp
-from skl_snapshot import _training
+from skl_snapshot import SnapshotEnsembleClassifier, _training, build_mlp
 
 from .conftest import fast_classifier
 

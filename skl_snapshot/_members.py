@@ -1,0 +1,161 @@
+"""What the snapshots are worth together: held-out rows, diversity, voting weights.
+
+An ensemble helps only if its members make different mistakes, so a fit reports
+each snapshot's loss and how often two snapshots disagree. With held-out rows it
+can also rank the snapshots and weight their votes, always on rows the network
+never trained on.
+"""
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+__all__ = [
+    "MemberEvaluation",
+    "disagreement_matrix",
+    "fit_voting_weights",
+    "split_validation",
+]
+
+
+def split_validation(X, y, sample_weight, fraction, seed):
+    """Stratified split into training and held-out rows, as MLPClassifier does.
+
+    Returns ``(X_train, y_train, sw_train), (X_val, y_val, sw_val)``; the sample
+    weights are None when ``sample_weight`` is.
+    """
+    arrays = [X, y] if sample_weight is None else [X, y, sample_weight]
+    try:
+        parts = train_test_split(
+            *arrays, test_size=fraction, stratify=y, random_state=seed
+        )
+    except ValueError as error:
+        raise ValueError(
+            "validation_fraction could not hold out a stratified share of the"
+            f" training rows (validation_fraction={fraction}, {len(y)} rows): {error}"
+        ) from error
+    train, held_out = parts[0::2], parts[1::2]
+    if sample_weight is None:
+        train, held_out = [*train, None], [*held_out, None]
+    return tuple(train), tuple(held_out)
+
+
+def disagreement_matrix(predictions):
+    """Share of rows on which two members predict different classes.
+
+    Parameters
+    ----------
+    predictions : sequence of ndarray of shape (n_samples,)
+        Each member's predicted class index per row.
+
+    Returns
+    -------
+    disagreement : ndarray of shape (n_members, n_members)
+        Symmetric, zero on the diagonal.
+    """
+    n_members = len(predictions)
+    disagreement = np.zeros((n_members, n_members))
+    for first in range(n_members):
+        for second in range(first + 1, n_members):
+            share = np.mean(predictions[first] != predictions[second])
+            disagreement[first, second] = disagreement[second, first] = share
+    return disagreement
+
+
+def fit_voting_weights(true_class, sample_weight=None, max_iter=1000, tol=1e-10):
+    """Non-negative weights summing to one that minimise the weighted-mean log-loss.
+
+    The log-loss of a weighted mean of probabilities is convex in the weights, and
+    its minimum over the simplex is the maximum-likelihood mixture of the members:
+    the expectation-maximisation update ``w_m <- w_m * mean_i(p_mi / sum_k w_k
+    p_ki)``, where ``p_mi`` is member m's probability of row i's true class,
+    never leaves the simplex and never increases the loss.
+
+    Parameters
+    ----------
+    true_class : ndarray of shape (n_members, n_samples)
+        Each member's probability of each held-out row's true class.
+    sample_weight : ndarray of shape (n_samples,) or None
+        Weights of the rows in the loss.
+    max_iter : int
+        Most updates.
+    tol : float
+        Stop when the loss improves by less than this.
+
+    Returns
+    -------
+    weights : ndarray of shape (n_members,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> true_class = np.array([[0.9, 0.9, 0.9], [0.1, 0.1, 0.1]])
+    >>> fit_voting_weights(true_class).round(3).tolist()
+    [1.0, 0.0]
+    """
+    true_class = _clipped(np.asarray(true_class, dtype=float))
+    n_members, n_samples = true_class.shape
+    row_weight = (
+        np.full(n_samples, 1.0 / n_samples)
+        if sample_weight is None
+        else np.asarray(sample_weight, dtype=float) / np.sum(sample_weight)
+    )
+    weights = np.full(n_members, 1.0 / n_members)
+    loss = np.inf
+    for _ in range(max_iter):
+        mixture = weights @ true_class
+        new_loss = -np.sum(row_weight * np.log(mixture))
+        if loss - new_loss < tol:
+            break
+        loss = new_loss
+        weights = weights * (true_class @ (row_weight / mixture))
+        weights /= weights.sum()
+    return weights
+
+
+def _clipped(probabilities):
+    # as sklearn's log_loss does, so that a confident wrong member stays finite
+    return np.clip(probabilities, np.finfo(np.float64).eps, None)
+
+
+class MemberEvaluation:
+    """Each member's loss and the members' disagreement on a set of rows.
+
+    Members are added one at a time (``add``), keeping only each one's
+    probability of the true class and its predicted class: a few bytes a row,
+    whatever the number of classes.
+
+    Parameters
+    ----------
+    y_index : ndarray of shape (n_samples,)
+        Index of each row's true class.
+    sample_weight : ndarray of shape (n_samples,) or None
+        Weights of the rows.
+    """
+
+    def __init__(self, y_index, sample_weight=None):
+        self.y_index = np.asarray(y_index)
+        self.sample_weight = sample_weight
+        self.true_class = []
+        self.predictions = []
+
+    def add(self, proba):
+        """Record one member from its probabilities, (n_samples, n_classes)."""
+        self.true_class.append(proba[np.arange(len(self.y_index)), self.y_index])
+        self.predictions.append(np.argmax(proba, axis=1).astype(np.int32))
+
+    def losses(self):
+        """Log-loss of each member alone."""
+        return np.array(
+            [
+                -np.average(np.log(_clipped(p)), weights=self.sample_weight)
+                for p in self.true_class
+            ]
+        )
+
+    def disagreement(self):
+        """Pairwise disagreement of the members' predicted classes."""
+        return disagreement_matrix(self.predictions)
+
+    def voting_weights(self):
+        """Voting weights that minimise the log-loss of the members' mean."""
+        return fit_voting_weights(np.stack(self.true_class), self.sample_weight)
