@@ -24,7 +24,13 @@ from sklearn.utils.validation import (
 )
 
 from ._members import MemberEvaluation, split_validation
-from ._network import MemberPredictor, MLPForward, build_mlp
+from ._network import (
+    MemberPredictor,
+    MLPForward,
+    average_weights,
+    build_mlp,
+    recompute_batch_norm,
+)
 from ._persistence import (
     SnapshotDirectory,
     SnapshotDirectoryError,
@@ -36,7 +42,7 @@ from ._persistence import (
     load_network,
     versions,
 )
-from ._schedules import cycle_epochs, cyclic_cosine_annealing
+from ._schedules import METHODS, CycleSchedule, method_cycle_epochs
 from ._scikeras import (
     ROUTING_PREFIXES,
     ClassifierLabelEncoder,
@@ -105,6 +111,18 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         Number of learning-rate cycles, and so of snapshots. The default gives 40
         epochs per cycle: enough for a small tabular problem to converge within
         each cycle, and five members to average.
+    method : {"snapshot", "fge", "swa"}, default="snapshot"
+        How the members are collected. ``"snapshot"``: ``n_cycles`` equal cycles
+        of cosine annealing from ``lr_max`` (Huang et al. 2017). ``"fge"``: fast
+        geometric ensembling (Garipov et al. 2018): half the epochs in one cosine
+        cycle, then ``n_cycles - 1`` short cycles that rise linearly from
+        ``lr_min`` to ``lr_max / 2`` and fall back, with a member at the low
+        point of each, so that members stay close to one another but differ.
+        ``"swa"``: the same schedule, but the members' weights are averaged
+        into one network (stochastic weight averaging, Izmailov et al. 2018),
+        whose BatchNormalization statistics, if it has any, are recomputed on
+        the training rows; it predicts at the cost of one network, and
+        ``n_members`` and ``member_weights`` must stay at their defaults.
     lr_max : float, default=0.05
         Learning rate at the start of every cycle. Snapshots differ only if the
         restart is strong enough to move the network away from the previous
@@ -209,6 +227,9 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         Share of rows on which two snapshots predict different classes: on the
         held-out rows with ``validation_fraction``, else on the training rows.
         Members that never disagree cannot correct each other.
+    averaged_weights_ : list of ndarray or None
+        With ``method="swa"``, the weights of the averaged network that
+        predicts; None otherwise.
     voting_weights_ : ndarray of shape (n_snapshots,) or None
         Non-negative weights summing to one that minimise the held-out log-loss
         of the weighted mean of all snapshots, used by
@@ -233,7 +254,13 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
        arXiv:1704.00109.
     .. [2] Loshchilov, I. and Hutter, F. (2017). SGDR: Stochastic Gradient Descent
        with Warm Restarts. ICLR. arXiv:1608.03983.
-    .. [3] Smith, L. N. (2017). Cyclical Learning Rates for Training Neural
+    .. [3] Garipov, T., Izmailov, P., Podoprikhin, D., Vetrov, D. and Wilson, A.
+       G. (2018). Loss Surfaces, Mode Connectivity, and Fast Ensembling of DNNs.
+       NeurIPS. arXiv:1802.10026.
+    .. [4] Izmailov, P., Podoprikhin, D., Garipov, T., Vetrov, D. and Wilson, A.
+       G. (2018). Averaging Weights Leads to Wider Optima and Better
+       Generalization. UAI. arXiv:1803.05407.
+    .. [5] Smith, L. N. (2017). Cyclical Learning Rates for Training Neural
        Networks. WACV. arXiv:1506.01186.
 
     Examples
@@ -267,6 +294,7 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "n_members": [None, Interval(Integral, 1, None, closed="left")],
+        "method": [StrOptions(set(METHODS))],
         "member_order": [StrOptions({"newest", "oldest", "best"})],
         "member_weights": [StrOptions({"uniform", "fitted"})],
         "validation_fraction": [None, Interval(Real, 0, 1, closed="neither")],
@@ -287,6 +315,7 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         activation="relu",
         epochs=200,
         n_cycles=5,
+        method="snapshot",
         lr_max=0.05,
         lr_min=0.0,
         momentum=0.9,
@@ -309,6 +338,7 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         self.activation = activation
         self.epochs = epochs
         self.n_cycles = n_cycles
+        self.method = method
         self.lr_max = lr_max
         self.lr_min = lr_min
         self.momentum = momentum
@@ -419,6 +449,14 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
                     raise ValueError(
                         f"{name}={value} needs a snapshot_dir to keep the snapshots"
                         " in. Got snapshot_dir=None."
+                    )
+        if self.method == "swa":
+            for name, value in (("n_members", None), ("member_weights", "uniform")):
+                if getattr(self, name) != value:
+                    raise ValueError(
+                        "method='swa' predicts with one network, the average of all"
+                        f" snapshots, so {name} has no effect: leave it at"
+                        f" {value!r}. Got {name}={getattr(self, name)!r}."
                     )
         if self.validation_fraction is None:
             for name, value in (
@@ -582,9 +620,10 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
                 X, y, sample_weight, self.validation_fraction, seed
             )
         batch_size = min(self.batch_size, X.shape[0])
-        epochs_of_cycles = cycle_epochs(self.epochs, self.n_cycles)
+        epochs_of_cycles = method_cycle_epochs(self.method, self.epochs, self.n_cycles)
         cycle_steps = steps_per_cycle(X.shape[0], batch_size, epochs_of_cycles)
         optimizer, schedule = make_optimizer(
+            self.method,
             cycle_steps,
             self.lr_max,
             self.lr_min,
@@ -626,6 +665,7 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
             records = [dict(record) for record in self._records] if warm else []
             epoch_offset = int(self.n_iter_) if warm else 0
             plan = {
+                "method": self.method,
                 "epochs": int(self.epochs),
                 "n_cycles": int(self.n_cycles),
                 "cycle_epochs": [int(epochs) for epochs in epochs_of_cycles],
@@ -726,12 +766,26 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
             store.manifest["run_id"] if store is not None else uuid.uuid4().hex
         )
         self._predictor = MemberPredictor(network)
+        self.averaged_weights_ = None
+        if self.method == "swa":
+            self.averaged_weights_ = self._average_snapshots(network, X)
+            if store is not None:
+                store.record_averaged(network)
         self._evaluate_members((X, y, sample_weight), held_out)
         if store is not None:
             store.record_evaluation(self._evaluation_record())
         if self.verbose > 0:
             self._report_members()
         return self
+
+    def _average_snapshots(self, network, X):
+        """SWA: the mean of all snapshots' weights, BatchNormalization refitted."""
+        snapshots = self.snapshot_weights_
+        averaged = average_weights(snapshots[i] for i in range(self.n_snapshots_))
+        network.set_weights(averaged)
+        if recompute_batch_norm(network, X):
+            averaged = [np.array(array) for array in network.get_weights()]
+        return averaged
 
     def _evaluate_members(self, train, held_out):
         """Each snapshot's losses, their disagreement and the voting weights."""
@@ -836,6 +890,7 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
             "built_in_network": built_in,
             "epochs": int(self.epochs),
             "n_cycles": int(self.n_cycles),
+            "method": self.method,
             "lr_max": float(self.lr_max),
             "lr_min": float(self.lr_min),
             "momentum": float(self.momentum),
@@ -879,11 +934,10 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
             )
             steps_before = sum(len(rate) for rate in rates)
             snapshot_iterations += list(steps_before + np.cumsum(steps[:done]))
-            rates.append(
-                cyclic_cosine_annealing(
-                    np.arange(sum(steps[:done])), steps, fit["lr_max"], fit["lr_min"]
-                )
+            schedule = CycleSchedule(
+                fit.get("method", "snapshot"), steps, fit["lr_max"], fit["lr_min"]
             )
+            rates.append(schedule.rates(np.arange(sum(steps[:done]))))
             n_iter += sum(fit["cycle_epochs"][:done])
         self.snapshot_iterations_ = np.asarray(snapshot_iterations, dtype=int)
         self.n_snapshots_ = len(records)
@@ -992,6 +1046,14 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         estimator._set_evaluation(
             manifest.get("evaluation"), where=str(directory.manifest_path)
         )
+        estimator.averaged_weights_ = None
+        if estimator_params.get("method") == "swa" and isinstance(
+            manifest.get("averaged"), dict
+        ):
+            directory.load_weights(network, manifest["averaged"])
+            estimator.averaged_weights_ = [
+                np.array(array) for array in network.get_weights()
+            ]
         estimator._meta = {
             "n_features_in_": n_features,
             **encoder.get_metadata(),
@@ -1060,6 +1122,9 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
             Mean of the members' probabilities; columns follow ``classes_``.
         """
         check_is_fitted(self)
+        averaged = getattr(self, "averaged_weights_", None)
+        if averaged is not None:
+            return self._averaged_proba(averaged, X)
         members = self._member_indices()
         weights = self._vote_weights(members)
         X = self._validate_features(X)
@@ -1071,6 +1136,25 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         # one member at a time: snapshots on disk are read as they vote
         *_, proba = self._running_means(self._snapshot_probas(X, members), weights)
         return proba
+
+    def _averaged_proba(self, averaged, X):
+        """Probabilities of the averaged network (``method="swa"``)."""
+        self._member_indices()  # validates the prediction parameters
+        for name, value in (("n_members", None), ("member_weights", "uniform")):
+            if getattr(self, name) != value:
+                raise ValueError(
+                    "This estimator was fitted with method='swa': it predicts with"
+                    f" the average of all snapshots, so {name} must be {value!r}."
+                    f" Got {name}={getattr(self, name)!r}."
+                )
+        X = self._validate_features(X)
+        forward = self._numpy_forward()
+        if forward is not None:
+            return forward.mean_proba([averaged], X)
+        predictor = self._get_predictor()
+        predictor.network.set_weights(averaged)
+        with retracing_warnings_silenced():
+            return predictor.predict_proba(X)
 
     def _vote_weights(self, indices):
         """Unnormalised voting weights of snapshots ``indices``; None if uniform."""

@@ -148,3 +148,79 @@ class MLPForward:
             divisor = len(members) if vote_weights is None else sum(vote_weights)
             mean[start : start + block] = total / divisor
         return mean
+
+
+def average_weights(members):
+    """Element-wise mean of the members' weight lists, in each array's dtype.
+
+    ``members`` is any iterable of weight lists (snapshots on disk are read one
+    at a time); the running sum is kept in float64.
+    """
+    total, dtypes, count = None, None, 0
+    for weights in members:
+        if total is None:
+            dtypes = [np.asarray(array).dtype for array in weights]
+            total = [np.array(array, dtype=np.float64) for array in weights]
+        else:
+            for running, array in zip(total, weights, strict=True):
+                running += array
+        count += 1
+    return [
+        (running / count).astype(dtype)
+        for running, dtype in zip(total, dtypes, strict=True)
+    ]
+
+
+def _batch_norm_layers(network):
+    for layer in getattr(network, "layers", []):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            yield layer
+        elif getattr(layer, "layers", None):
+            # inside a nested model, a layer's input is not reachable from the
+            # outer network's inputs
+            if any(True for _ in _batch_norm_layers(layer)):
+                raise ValueError(
+                    "method='swa' recomputes BatchNormalization statistics, which"
+                    " needs them as layers of the network itself; this network has"
+                    f" some inside the nested model {layer.name!r}."
+                )
+
+
+def recompute_batch_norm(network, X, rows_per_batch=4096):
+    """Set BatchNormalization statistics to those of ``X`` under averaged weights.
+
+    Averaged weights change every layer's inputs, so the moving means and
+    variances collected during training no longer fit: SWA recomputes them with
+    one pass over the training data (Izmailov et al. 2018). Each layer, in
+    order, gets the mean and (biased) variance of its inputs, the earlier layers
+    already updated.
+
+    Returns the number of layers updated.
+    """
+    layers = list(_batch_norm_layers(network))
+    if layers and not getattr(network, "inputs", None):
+        raise ValueError(
+            "method='swa' recomputes BatchNormalization statistics through the"
+            " network's symbolic inputs; a subclassed network with"
+            " BatchNormalization layers has none."
+        )
+    for layer in layers:
+        inputs = network.inputs
+        probe = keras.Model(inputs[0] if len(inputs) == 1 else inputs, layer.input)
+        total = squares = None
+        count = 0
+        for start in range(0, X.shape[0], rows_per_batch):
+            values = np.asarray(
+                probe(X[start : start + rows_per_batch], training=False),
+                dtype=np.float64,
+            )
+            axis = layer.axis % values.ndim
+            values = np.moveaxis(values, axis, -1).reshape(-1, values.shape[axis])
+            total = values.sum(axis=0) + (0 if total is None else total)
+            squares = (values**2).sum(axis=0) + (0 if squares is None else squares)
+            count += values.shape[0]
+        mean = total / count
+        variance = np.maximum(squares / count - mean**2, 0.0)
+        layer.moving_mean.assign(mean.astype(layer.moving_mean.dtype))
+        layer.moving_variance.assign(variance.astype(layer.moving_variance.dtype))
+    return len(layers)

@@ -45,6 +45,7 @@ FORMAT = "skl_snapshot.snapshot_dir"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 OPTIMIZER_STATE = "optimizer.npz"
+AVERAGED_WEIGHTS = "averaged.weights.h5"
 
 
 class SnapshotDirectoryError(ValueError):
@@ -325,8 +326,9 @@ class SnapshotDirectory:
     def _remove_run(self):
         manifest = self.read_manifest()
         names = [record["file"] for record in manifest["snapshots"]]
-        if manifest.get("optimizer_state"):
-            names.append(manifest["optimizer_state"]["file"])
+        for extra in ("optimizer_state", "averaged"):
+            if isinstance(manifest.get(extra), dict):
+                names.append(manifest[extra]["file"])
         # Every name is checked before anything is deleted, and the manifest goes
         # first, so that a crash midway never leaves a manifest listing missing
         # files.
@@ -385,6 +387,22 @@ class SnapshotDirectory:
         self.write_manifest(manifest)
         return record
 
+    def write_averaged(self, manifest, network):
+        """Write the network's weights as the averaged (SWA) network, then commit."""
+        weights_path = os.path.join(self.path, AVERAGED_WEIGHTS)
+        temporary = _temporary_path(self.path, ".weights.h5")
+        try:
+            _save_model_weights(network, temporary)
+            _commit(temporary, weights_path)
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+        manifest["averaged"] = {
+            "file": AVERAGED_WEIGHTS,
+            "sha256": sha256_of(weights_path),
+        }
+        self.write_manifest(manifest)
+
 
 class SnapshotWeights(Sequence):
     """Snapshot weights read from a directory on access, one snapshot at a time.
@@ -434,6 +452,7 @@ class SnapshotWeights(Sequence):
 # Keys of a fit's plan that must agree for ``resume`` to continue it; the seed is
 # taken from the directory.
 _PLAN_KEYS_TO_MATCH = (
+    "method",
     "epochs",
     "n_cycles",
     "batch_size",
@@ -535,6 +554,10 @@ class SnapshotStore:
 
         return write
 
+    def record_averaged(self, network):
+        """Write the averaged network of ``method="swa"``."""
+        self.directory.write_averaged(self.manifest, network)
+
     def record_evaluation(self, evaluation):
         """Add the fitted estimator's evaluation of its snapshots to the manifest."""
         self.manifest["evaluation"] = evaluation
@@ -556,7 +579,9 @@ def _first_mismatch(manifest, header, plan):
             )
     last = manifest["fits"][-1]
     for key in _PLAN_KEYS_TO_MATCH:
-        if last.get(key) != plan.get(key):
+        # plans written before "method" existed are snapshot ensembles
+        default = "snapshot" if key == "method" else None
+        if last.get(key, default) != plan.get(key, default):
             if key == "data_sha256":
                 return "the training data differs"
             return f"{key} differs ({last.get(key)!r} there, {plan.get(key)!r} now)"

@@ -24,6 +24,24 @@ def check_matplotlib_support(caller_name):
         ) from error
 
 
+def _mean_disagreement(disagreement, order):
+    """Mean pairwise disagreement among the first k snapshots of ``order``.
+
+    ``disagreement`` is the (n_snapshots, n_snapshots) matrix of
+    ``snapshot_disagreement_``; entry k - 1 of the result averages it over the
+    k (k - 1) / 2 pairs among ``order[:k]``, and is 0 for k = 1 (no pair).
+    """
+    disagreement = np.asarray(disagreement, dtype=float)
+    order = [int(index) for index in order]
+    means = np.zeros(len(order))
+    pair_total = 0.0
+    for k in range(1, len(order)):
+        # order[k] joins, adding its pairs with the k snapshots already in
+        pair_total += disagreement[order[k], order[:k]].sum()
+        means[k] = pair_total / (k * (k + 1) / 2)
+    return means
+
+
 def _axes(ax):
     import matplotlib.pyplot as plt
 
@@ -40,6 +58,11 @@ class EnsembleSizeDisplay:
     snapshot) alone: where the line is above it (accuracy) or below it (log-loss),
     the ensemble beats the single network training ended with.
 
+    With ``disagreement``, a dotted line on a second y axis shows the mean
+    pairwise disagreement among the first k snapshots, the diversity the vote
+    can draw on: snapshots that always predict the same class cannot correct
+    each other's mistakes.
+
     Parameters
     ----------
     n_members : ndarray of shape (n_snapshots,)
@@ -54,6 +77,10 @@ class EnsembleSizeDisplay:
         Which score the arrays hold.
     snapshot_epochs : ndarray of shape (n_snapshots,), default=None
         Epoch of the k-th snapshot, shown in the axis label when given.
+    disagreement : ndarray of shape (n_snapshots,), default=None
+        Mean pairwise disagreement (share of rows on which two snapshots predict
+        different classes) among the first k snapshots in ``member_order``; 0 for
+        k = 1. Drawn on a second y axis when given.
 
     Attributes
     ----------
@@ -67,6 +94,11 @@ class EnsembleSizeDisplay:
         The ensemble line.
     final_line_ : matplotlib.lines.Line2D
         The dashed line of the final network alone.
+    disagreement_ax_ : matplotlib.axes.Axes or None
+        The second y axis, sharing x with ``ax_``, holding the disagreement;
+        None without ``disagreement``.
+    disagreement_line_ : matplotlib.lines.Line2D or None
+        The dotted disagreement line; None without ``disagreement``.
 
     See Also
     --------
@@ -84,6 +116,8 @@ class EnsembleSizeDisplay:
     >>> display = EnsembleSizeDisplay.from_estimator(clf.fit(X, y), X, y)
     >>> display.ensemble_scores.shape
     (3,)
+    >>> display.disagreement.shape
+    (3,)
     """
 
     def __init__(
@@ -95,6 +129,7 @@ class EnsembleSizeDisplay:
         final_score,
         metric="accuracy",
         snapshot_epochs=None,
+        disagreement=None,
     ):
         self.n_members = n_members
         self.single_scores = single_scores
@@ -102,6 +137,7 @@ class EnsembleSizeDisplay:
         self.final_score = final_score
         self.metric = metric
         self.snapshot_epochs = snapshot_epochs
+        self.disagreement = disagreement
 
     @classmethod
     def from_estimator(cls, estimator, X, y, *, metric="accuracy", ax=None):
@@ -111,7 +147,10 @@ class EnsembleSizeDisplay:
         ----------
         estimator : SnapshotEnsembleClassifier
             A fitted estimator; its ``member_order`` sets the order in which
-            snapshots join.
+            snapshots join. Its ``snapshot_disagreement_`` (measured at fit, on
+            the held-out rows if any, else on the training rows, not on ``X``)
+            gives the disagreement line; an estimator without it, such as one
+            pickled by an older version, is plotted without the line.
         X : array-like of shape (n_samples, n_features)
             Test samples.
         y : array-like of shape (n_samples,)
@@ -134,6 +173,10 @@ class EnsembleSizeDisplay:
         scores = estimator.snapshot_scores(X, y)
         newest = estimator.n_snapshots_ - 1
         final = scores[f"single_{metric}"][list(scores.snapshot).index(newest)]
+        pairwise = getattr(estimator, "snapshot_disagreement_", None)
+        disagreement = (
+            None if pairwise is None else _mean_disagreement(pairwise, scores.snapshot)
+        )
         display = cls(
             n_members=scores.n_members,
             single_scores=scores[f"single_{metric}"],
@@ -141,6 +184,7 @@ class EnsembleSizeDisplay:
             final_score=float(final),
             metric=metric,
             snapshot_epochs=scores.epoch,
+            disagreement=disagreement,
         )
         return display.plot(ax=ax)
 
@@ -155,7 +199,9 @@ class EnsembleSizeDisplay:
         Returns
         -------
         display : EnsembleSizeDisplay
-            This display, with ``ax_`` and ``figure_`` set.
+            This display, with ``ax_``, ``figure_`` and the artists set;
+            ``disagreement_ax_`` and ``disagreement_line_`` are None without
+            ``disagreement``.
         """
         check_matplotlib_support(f"{type(self).__name__}.plot")
         ax = _axes(ax)
@@ -184,7 +230,27 @@ class EnsembleSizeDisplay:
         ax.set_xlabel("k (snapshots in member order)")
         ax.set_ylabel(label)
         ax.set_title(f"{label} against ensemble size")
-        ax.legend()
+        self.disagreement_ax_ = self.disagreement_line_ = None
+        handles, labels = ax.get_legend_handles_labels()
+        if self.disagreement is not None:
+            twin = self.disagreement_ax_ = ax.twinx()
+            (self.disagreement_line_,) = twin.plot(
+                self.n_members,
+                self.disagreement,
+                color="tab:green",
+                linestyle=":",
+                marker=".",
+                label="mean disagreement of the first k",
+            )
+            twin.set_ylabel("mean pairwise disagreement")
+            twin.set_ylim(bottom=0)
+            handles.append(self.disagreement_line_)
+            labels.append(self.disagreement_line_.get_label())
+            # A twin axes is drawn over its host: lift the host (with its
+            # transparent background) so the scores and the legend stay on top.
+            ax.set_zorder(twin.get_zorder() + 1)
+            ax.patch.set_visible(False)
+        ax.legend(handles, labels)
         self.ax_ = ax
         self.figure_ = ax.figure
         return self

@@ -198,3 +198,120 @@ class CyclicCosineAnnealing(keras.optimizers.schedules.LearningRateSchedule):
             "lr_max": self.lr_max,
             "lr_min": self.lr_min,
         }
+
+
+#: The training methods and the shape of their cycles.
+METHODS = ("snapshot", "fge", "swa")
+
+
+def method_cycle_epochs(method, epochs, n_cycles):
+    """Epochs of each cycle of a training ``method``.
+
+    ``"snapshot"`` splits the budget evenly (:func:`cycle_epochs`). ``"fge"`` and
+    ``"swa"`` first train for half of it in one cosine cycle, then split the other
+    half evenly into ``n_cycles - 1`` short cycles, as fast geometric ensembling
+    starts from a trained network (Garipov et al. 2018).
+    """
+    if method == "snapshot" or n_cycles == 1:
+        return cycle_epochs(epochs, n_cycles)
+    cycle_epochs(epochs, n_cycles)  # the same checks
+    short = max(1, (epochs // 2) // (n_cycles - 1))
+    return [epochs - short * (n_cycles - 1)] + [short] * (n_cycles - 1)
+
+
+class CycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """The learning rate of a training method, cycle by cycle (internal).
+
+    Each cycle has a start iteration, a length, a peak rate and a shape:
+    ``"cosine"`` falls from the peak to ``lr_min`` along half a cosine (SGDR,
+    every cycle of a snapshot ensemble, and the first cycle of the others);
+    ``"triangle"`` rises linearly from ``lr_min`` to the peak and falls back
+    (the short cycles of fast geometric ensembling and SWA, which reach
+    ``lr_max / 2`` as in Garipov et al. 2018), so that every cycle ends at its
+    low point, where the snapshot is taken.
+
+    The rates exist as NumPy (:meth:`rates`, for histories and plots), in-graph
+    from the iteration counter (``__call__``, as a Keras schedule) and as
+    tensors (:meth:`tensors`, for the shared compiled training function); the
+    three compute the same float32 expression.
+    """
+
+    def __init__(self, method, cycle_lengths, lr_max, lr_min=0.0):
+        lengths = _check_cycle_lengths(cycle_lengths)
+        _check_rates(lr_max, lr_min)
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}. Got {method!r}.")
+        self.method = method
+        self.cycle_lengths = [int(length) for length in lengths]
+        self.lr_max = float(lr_max)
+        self.lr_min = float(lr_min)
+
+    def _cycles(self):
+        """Per cycle: start, length, peak - lr_min, and 1.0 for a triangle."""
+        lengths = np.asarray(self.cycle_lengths, dtype=np.float32)
+        starts = np.concatenate([[0.0], np.cumsum(lengths)[:-1]]).astype(np.float32)
+        n_cycles = len(lengths)
+        triangle = np.zeros(n_cycles, dtype=np.float32)
+        peaks = np.full(n_cycles, self.lr_max)
+        if self.method != "snapshot":
+            triangle[1:] = 1.0
+            peaks[1:] = self.lr_max / 2
+        ranges = (peaks - self.lr_min).astype(np.float32)
+        return starts, lengths, ranges, triangle
+
+    def tensors(self):
+        """The schedule as inputs of the shared training function."""
+        starts, lengths, ranges, triangle = self._cycles()
+        return starts, lengths, np.float32(self.lr_min), ranges, triangle
+
+    @staticmethod
+    def evaluate(ops, step, starts, lengths, lr_min, ranges, triangle):
+        """The rate at float32 ``step`` (a scalar or a vector), with ``ops``."""
+        if len(step.shape):
+            passed = ops.greater_equal(step[:, None], starts[None, 1:])
+            cycle = ops.sum(ops.cast(passed, "int32"), axis=1)
+        else:
+            cycle = ops.sum(ops.cast(ops.greater_equal(step, starts[1:]), "int32"))
+        position = ops.minimum(
+            (step - ops.take(starts, cycle)) / ops.take(lengths, cycle), 1.0
+        )
+        peak = ops.take(ranges, cycle)
+        # 1 + cos(x) = 2 cos(x / 2)^2 keeps float32 precision near a cycle's end
+        half_cosine = ops.cos(math.pi / 2.0 * position)
+        cosine = peak * half_cosine * half_cosine
+        tent = peak * (1.0 - ops.abs(2.0 * position - 1.0))
+        return lr_min + ops.where(ops.take(triangle, cycle) > 0.5, tent, cosine)
+
+    def rates(self, step):
+        """The rate at each iteration of ``step``, in float64 NumPy.
+
+        The cosine cycles are :func:`cyclic_cosine_annealing`'s formula.
+        """
+        step = np.asarray(step)
+        starts, lengths, _, _, triangle = self.tensors()
+        starts, lengths = starts.astype(np.int64), lengths.astype(np.int64)
+        peaks = np.full(len(lengths), self.lr_max)
+        peaks[triangle > 0.5] = self.lr_max / 2
+        cycle = np.searchsorted(starts, step, side="right") - 1
+        position = np.minimum((step - starts[cycle]) / lengths[cycle], 1.0)
+        amplitude = peaks[cycle] - self.lr_min
+        cosine = self.lr_min + amplitude / 2 * (1 + np.cos(np.pi * position))
+        tent = self.lr_min + amplitude * (1 - np.abs(2 * position - 1))
+        return np.where(triangle[cycle] > 0.5, tent, cosine)
+
+    def __call__(self, step):
+        ops = keras.ops
+        starts, lengths, lr_min, ranges, triangle = (
+            ops.convert_to_tensor(value) for value in self.tensors()
+        )
+        return self.evaluate(
+            ops, ops.cast(step, "float32"), starts, lengths, lr_min, ranges, triangle
+        )
+
+    def get_config(self):
+        return {
+            "method": self.method,
+            "cycle_lengths": list(self.cycle_lengths),
+            "lr_max": self.lr_max,
+            "lr_min": self.lr_min,
+        }

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from ._callbacks import SnapshotRecorder
-from ._schedules import CyclicCosineAnnealing, cyclic_cosine_annealing
+from ._schedules import CycleSchedule
 
 __all__ = [
     "MLP_ACTIVATIONS",
@@ -80,12 +80,12 @@ def steps_per_cycle(n_samples, batch_size, cycle_epochs):
     return [epochs * batches_per_epoch for epochs in cycle_epochs]
 
 
-def make_optimizer(cycle_steps, lr_max, lr_min, momentum, optimizer_params):
-    """SGD with momentum driven by the cyclic cosine schedule.
+def make_optimizer(method, cycle_steps, lr_max, lr_min, momentum, optimizer_params):
+    """SGD with momentum driven by the cyclic schedule of ``method``.
 
-    Returns the optimizer and its schedule.
+    Returns the optimizer and its :class:`~skl_snapshot._schedules.CycleSchedule`.
     """
-    schedule = CyclicCosineAnnealing(cycle_steps, lr_max=lr_max, lr_min=lr_min)
+    schedule = CycleSchedule(method, cycle_steps, lr_max=lr_max, lr_min=lr_min)
     optimizer = keras.optimizers.SGD(
         learning_rate=schedule, momentum=momentum, **optimizer_params
     )
@@ -162,17 +162,8 @@ def _trace_mlp_cycle_function(activation, n_layers, weighted, with_momentum):
         return hidden
 
     def learning_rates(steps, schedule):
-        # CyclicCosineAnnealing.__call__ on the schedule's tensors, for a vector of
-        # iterations: one gather a step instead of a dozen operations
-        starts, lengths, lr_min, lr_range = schedule
-        step = tf.cast(steps, tf.float32)
-        passed = tf.greater_equal(step[:, None], starts[None, 1:])
-        cycle = tf.reduce_sum(tf.cast(passed, tf.int32), axis=1)
-        position = tf.minimum(
-            (step - tf.gather(starts, cycle)) / tf.gather(lengths, cycle), 1.0
-        )
-        half_cosine = tf.cos(math.pi / 2.0 * position)
-        return lr_min + lr_range * half_cosine * half_cosine
+        # one gather a step instead of a dozen operations
+        return CycleSchedule.evaluate(keras.ops, tf.cast(steps, tf.float32), *schedule)
 
     def train_step(weights, momentums, data, indices, rate, momentum):
         batch = [tf.gather(tensor, indices) for tensor in data]
@@ -296,16 +287,10 @@ def _shared_mlp_run(network, optimizer, schedule, tensors, batch_size, activatio
         if with_momentum
         else []
     )
-    starts, lengths = schedule.cycle_bounds()
     arguments = {
         "batch_size": tf.constant(batch_size, tf.int32),
         "momentum": tf.constant(optimizer.momentum, tf.float32),
-        "schedule": (
-            tf.constant(starts),
-            tf.constant(lengths),
-            tf.constant(schedule.lr_min, tf.float32),
-            tf.constant(schedule.lr_max - schedule.lr_min, tf.float32),
-        ),
+        "schedule": tuple(tf.constant(value) for value in schedule.tensors()),
     }
     key = (
         activation,
@@ -337,7 +322,8 @@ def _shared_mlp_run(network, optimizer, schedule, tensors, batch_size, activatio
                     tf.TensorSpec([None], tf.float32),
                     tf.TensorSpec([None], tf.float32),
                     tf.TensorSpec([], tf.float32),
-                    tf.TensorSpec([], tf.float32),
+                    tf.TensorSpec([None], tf.float32),
+                    tf.TensorSpec([None], tf.float32),
                 ),
             )
         # least recently used last
@@ -403,7 +389,6 @@ def train_snapshots(
     function of :func:`_shared_mlp_run` instead of a newly traced one.
     """
     n_samples = X.shape[0]
-    cycle_steps = steps_per_cycle(n_samples, batch_size, cycle_epochs)
     # compile only attaches the loss (for compute_loss) and the optimizer
     network.compile(optimizer=optimizer, loss=loss)
     if not optimizer.built:
@@ -412,9 +397,7 @@ def train_snapshots(
         cycle_epochs,
         # NumPy's formula: evaluating the Keras schedule eagerly after every cycle
         # costs about 10 ms a call
-        lambda step: cyclic_cosine_annealing(
-            step, schedule.cycle_lengths, schedule.lr_max, schedule.lr_min
-        ),
+        schedule.rates,
         verbose=verbose,
         keep_weights=keep_weights,
         on_snapshot=on_snapshot,
@@ -459,9 +442,7 @@ def train_snapshots(
         ],
         losses=np.asarray(recorder.losses),
         snapshot_learning_rates=np.asarray(recorder.learning_rates),
-        learning_rates=cyclic_cosine_annealing(
-            np.arange(n_steps), cycle_steps, schedule.lr_max, schedule.lr_min
-        ),
+        learning_rates=schedule.rates(np.arange(n_steps)),
         n_steps=n_steps,
         diverged=recorder.diverged,
     )

@@ -1,6 +1,7 @@
 """Staged evaluation, the displays, and the command's figures."""
 
 import sys
+from itertools import combinations
 
 import numpy as np
 import pytest
@@ -90,6 +91,61 @@ def test_ensemble_size_display_carries_the_scores(fitted4, blobs):
     np.testing.assert_array_equal(display.ensemble_scores, scores.ensemble_log_loss)
     with pytest.raises(ValueError, match="metric must be one of.*Got metric='f1'"):
         EnsembleSizeDisplay.from_estimator(fitted4, X_test, y_test, metric="f1")
+    matplotlib.pyplot.close("all")
+
+
+def test_ensemble_size_display_shows_the_disagreement(fitted4, blobs):
+    _, _, X_test, y_test = blobs
+    assert fitted4.snapshot_disagreement_.shape == (4, 4)
+    # these blobs are so easy that the snapshots never disagree; distinct pair
+    # values make the running means depend on the order in which snapshots join
+    pairwise = np.zeros((4, 4))
+    pairwise[np.triu_indices(4, 1)] = [0.1, 0.2, 0.3, 0.05, 0.15, 0.4]
+    fitted4.snapshot_disagreement_ = pairwise + pairwise.T
+    pairwise = fitted4.snapshot_disagreement_
+    curves = {}
+    for member_order, order in (("newest", [3, 2, 1, 0]), ("oldest", [0, 1, 2, 3])):
+        fitted4.set_params(member_order=member_order)
+        display = EnsembleSizeDisplay.from_estimator(fitted4, X_test, y_test)
+        expected = [0.0] + [
+            np.mean([pairwise[a, b] for a, b in combinations(order[:k], 2)])
+            for k in range(2, 5)
+        ]
+        np.testing.assert_allclose(display.disagreement, expected)
+        line = display.disagreement_line_
+        assert line.axes is display.disagreement_ax_
+        assert display.disagreement_ax_ in display.figure_.axes
+        assert display.disagreement_ax_ is not display.ax_
+        assert line.get_linestyle() == ":"
+        assert line.get_label() == "mean disagreement of the first k"
+        np.testing.assert_allclose(line.get_ydata(), expected)
+        legend = [text.get_text() for text in display.ax_.get_legend().get_texts()]
+        assert "mean disagreement of the first k" in legend
+        curves[member_order] = display.disagreement
+    np.testing.assert_allclose(curves["newest"], [0, 0.4, 0.6 / 3, 0.2])
+    np.testing.assert_allclose(curves["oldest"], [0, 0.1, 0.35 / 3, 0.2])
+
+    # an estimator from before the disagreement was recorded: no line
+    del fitted4.snapshot_disagreement_
+    display = EnsembleSizeDisplay.from_estimator(fitted4, X_test, y_test)
+    assert display.disagreement is None
+    assert display.disagreement_ax_ is None
+    assert display.disagreement_line_ is None
+    matplotlib.pyplot.close("all")
+
+
+def test_hand_built_ensemble_size_display_has_no_twin_axis():
+    _, ax = matplotlib.pyplot.subplots()
+    display = EnsembleSizeDisplay(
+        n_members=np.arange(1, 4),
+        single_scores=np.array([0.8, 0.7, 0.6]),
+        ensemble_scores=np.array([0.8, 0.85, 0.86]),
+        final_score=0.8,
+    ).plot(ax=ax)
+    assert display.disagreement_ax_ is None
+    assert display.disagreement_line_ is None
+    assert display.figure_.axes == [ax]
+    assert len(display.ax_.get_legend().get_texts()) == 3
     matplotlib.pyplot.close("all")
 
 
