@@ -1047,9 +1047,13 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
             manifest.get("evaluation"), where=str(directory.manifest_path)
         )
         estimator.averaged_weights_ = None
-        if estimator_params.get("method") == "swa" and isinstance(
-            manifest.get("averaged"), dict
-        ):
+        if estimator_params.get("method") == "swa":
+            if not isinstance(manifest.get("averaged"), dict):
+                raise SnapshotDirectoryError(
+                    f"{directory.manifest_path} is a method='swa' run whose fit did"
+                    " not finish: the averaged network that predicts was never"
+                    " written. Finish it with fit(..., resume=True)."
+                )
             directory.load_weights(network, manifest["averaged"])
             estimator.averaged_weights_ = [
                 np.array(array) for array in network.get_weights()
@@ -1224,7 +1228,9 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
 
         The k-th result is the mean of the first k snapshots in ``member_order``:
         what ``predict_proba`` returns with ``n_members=k``. Every snapshot runs
-        once, so all ensemble sizes cost what the largest one does.
+        once, so all ensemble sizes cost what the largest one does. With
+        ``method="swa"`` these are the members' votes, for comparison: the
+        estimator itself predicts with their averaged weights.
 
         Parameters
         ----------

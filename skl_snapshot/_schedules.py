@@ -219,6 +219,7 @@ def method_cycle_epochs(method, epochs, n_cycles):
     return [epochs - short * (n_cycles - 1)] + [short] * (n_cycles - 1)
 
 
+@keras.saving.register_keras_serializable(package="skl_snapshot")
 class CycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
     """The learning rate of a training method, cycle by cycle (internal).
 
@@ -288,8 +289,10 @@ class CycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
         The cosine cycles are :func:`cyclic_cosine_annealing`'s formula.
         """
         step = np.asarray(step)
-        starts, lengths, _, _, triangle = self.tensors()
-        starts, lengths = starts.astype(np.int64), lengths.astype(np.int64)
+        triangle = self.tensors()[-1]
+        # integer bounds: float32 ones would misplace cycles past 2**24 steps
+        lengths = np.asarray(self.cycle_lengths, dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         peaks = np.full(len(lengths), self.lr_max)
         peaks[triangle > 0.5] = self.lr_max / 2
         cycle = np.searchsorted(starts, step, side="right") - 1
