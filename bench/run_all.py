@@ -6,8 +6,8 @@ reports are concatenated, under a header naming the date, the machine, the
 library versions and the command, into ``bench/RESULTS.md`` (or ``--output``).
 The scripts' own progress goes to the console as they run.
 
-Run it from the repository root (about twenty-five minutes on two CPU cores;
-``--quick`` takes about six)::
+Run it from the repository root (about half an hour on two CPU cores;
+``--quick`` takes about eight minutes)::
 
     python bench/run_all.py
     python bench/run_all.py --quick --output /tmp/results.md
@@ -35,6 +35,7 @@ SCRIPTS = (
     ("bench_memory.py", [], []),
     ("bench_training.py", [], ["--seeds", "0", "--max-rows", "100000"]),
     ("bench_quality.py", [], ["--seeds", "0", "1", "2"]),
+    ("bench_parallel.py", [], ["--repeats", "1"]),
 )
 
 DISTRIBUTIONS = (
@@ -42,6 +43,9 @@ DISTRIBUTIONS = (
     "keras",
     "scikit-learn",
     "scikeras",
+    "joblib",
+    "dask",
+    "distributed",
     "numpy",
     "skl_snapshot",
 )

@@ -31,6 +31,7 @@ from ._network import (
     build_mlp,
     recompute_batch_norm,
 )
+from ._parallel import configure_tensorflow_threads, distribution_strategy
 from ._persistence import (
     SnapshotDirectory,
     SnapshotDirectoryError,
@@ -571,6 +572,7 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         """
         warm = self.warm_start and hasattr(self, "snapshot_weights_")
         self._check_parameter_combinations(warm)
+        configure_tensorflow_threads()
         X, y = validate_data(self, X, y, dtype=[np.float32, np.float64], reset=not warm)
         check_classification_targets(y)
         if sample_weight is not None:
@@ -873,6 +875,8 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         shared compiled function (see ``train_snapshots``), else None."""
         if (
             self.model is None
+            # the shared function knows nothing of tf.distribute
+            and distribution_strategy() is None
             and isinstance(self.activation, str)
             and self.activation in MLP_ACTIVATIONS
             and loss == "sparse_categorical_crossentropy"

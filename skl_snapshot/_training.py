@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from ._callbacks import SnapshotRecorder
+from ._parallel import distribution_strategy
 from ._schedules import CycleSchedule
 
 __all__ = [
@@ -92,7 +93,7 @@ def make_optimizer(method, cycle_steps, lr_max, lr_min, momentum, optimizer_para
     return optimizer, schedule
 
 
-def _cycle_function(network, optimizer, tensors, batch_size):
+def _cycle_function(network, optimizer, tensors, batch_size, strategy=None):
     """A compiled function that trains ``network`` for a run of whole epochs.
 
     ``run(first_epoch, n_epochs, seed)`` trains epochs ``first_epoch`` to
@@ -101,6 +102,12 @@ def _cycle_function(network, optimizer, tensors, batch_size):
     from ``seed`` and the epoch number, so a resumed run sees the same orders as
     an uninterrupted one; each mini-batch is one gather from the data held in
     memory.
+
+    Under a ``tf.distribute`` ``strategy`` with several replicas, each
+    mini-batch is split between the replicas (replica r takes rows r, r + R,
+    ...); Keras scales each replica's loss by 1 / R and the optimizer sums the
+    replicas' gradients, so a step follows the mean gradient of the whole
+    mini-batch, as on one device.
     """
     n_samples = int(tensors[0].shape[0])
     batches_per_epoch = math.ceil(n_samples / batch_size)
@@ -118,6 +125,22 @@ def _cycle_function(network, optimizer, tensors, batch_size):
         optimizer.apply(tape.gradient(loss, variables), variables)
         return loss * tf.cast(tf.shape(indices)[0], loss.dtype)
 
+    def replica_step(indices):
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync
+        shard = indices[context.replica_id_in_sync_group :: replicas]
+        # undo Keras' 1 / replicas loss scaling: the shard's loss sum
+        return train_step(shard) * replicas
+
+    if strategy is not None and strategy.num_replicas_in_sync > 1:
+
+        def step_loss(indices):
+            per_replica = strategy.run(replica_step, args=(indices,))
+            return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    else:
+        step_loss = train_step
+
     def epoch(first_epoch, seed, number, loss_sum):
         keys = tf.random.stateless_uniform(
             [n_samples], seed=tf.stack([seed, first_epoch + number])
@@ -127,7 +150,7 @@ def _cycle_function(network, optimizer, tensors, batch_size):
         def step(batch, loss_sum):
             start = batch * batch_size
             indices = order[start : tf.minimum(start + batch_size, n_samples)]
-            return batch + 1, loss_sum + train_step(indices)
+            return batch + 1, loss_sum + step_loss(indices)
 
         _, loss_sum = tf.while_loop(
             lambda batch, _: batch < batches_per_epoch,
@@ -413,7 +436,9 @@ def train_snapshots(
         for array in ((X, y) if sample_weight is None else (X, y, sample_weight))
     )
     if built_in_activation is None:
-        run = _cycle_function(network, optimizer, tensors, batch_size)
+        run = _cycle_function(
+            network, optimizer, tensors, batch_size, distribution_strategy()
+        )
     else:
         run = _shared_mlp_run(
             network, optimizer, schedule, tensors, batch_size, built_in_activation
