@@ -57,6 +57,7 @@ from ._training import (
     FIT_ARGUMENTS,
     MLP_ACTIVATIONS,
     make_optimizer,
+    restart_weights,
     retracing_warnings_silenced,
     steps_per_cycle,
     train_snapshots,
@@ -124,6 +125,20 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         whose BatchNormalization statistics, if it has any, are recomputed on
         the training rows; it predicts at the cost of one network, and
         ``n_members`` and ``member_weights`` must stay at their defaults.
+    restart_shrink : float in (0, 1], default=1.0
+        Factor the weights are multiplied by at every warm restart of
+        ``method="snapshot"``, before ``restart_noise`` is added.
+    restart_noise : float >= 0, default=0.0
+        Standard deviation of the Gaussian noise added to the weights at every
+        warm restart, in units of each weight variable's standard deviation at
+        initialisation: ``w <- restart_shrink * w + restart_noise * scale * z``
+        ("shrink and perturb", Ash & Adams 2020). A network that fits its
+        training rows exactly has near-zero gradients, so restarting the
+        learning rate alone leaves it where it is and the snapshots stay alike;
+        shrinking and perturbing sends it towards another solution while keeping
+        much of what it learned. The defaults (1 and 0) restart the learning
+        rate only, as Huang et al. (2017) do; the user guide compares both.
+        ``"fge"`` and ``"swa"`` ignore both, since their members must stay close.
     lr_max : float, default=0.05
         Learning rate at the start of every cycle. Snapshots differ only if the
         restart is strong enough to move the network away from the previous
@@ -261,7 +276,9 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
     .. [4] Izmailov, P., Podoprikhin, D., Garipov, T., Vetrov, D. and Wilson, A.
        G. (2018). Averaging Weights Leads to Wider Optima and Better
        Generalization. UAI. arXiv:1803.05407.
-    .. [5] Smith, L. N. (2017). Cyclical Learning Rates for Training Neural
+    .. [5] Ash, J. T. and Adams, R. P. (2020). On Warm-Starting Neural Network
+       Training. NeurIPS. arXiv:1910.08475.
+    .. [6] Smith, L. N. (2017). Cyclical Learning Rates for Training Neural
        Networks. WACV. arXiv:1506.01186.
 
     Examples
@@ -296,6 +313,8 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "n_members": [None, Interval(Integral, 1, None, closed="left")],
         "method": [StrOptions(set(METHODS))],
+        "restart_shrink": [Interval(Real, 0, 1, closed="right")],
+        "restart_noise": [Interval(Real, 0, None, closed="left")],
         "member_order": [StrOptions({"newest", "oldest", "best"})],
         "member_weights": [StrOptions({"uniform", "fitted"})],
         "validation_fraction": [None, Interval(Real, 0, 1, closed="neither")],
@@ -317,6 +336,8 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         epochs=200,
         n_cycles=5,
         method="snapshot",
+        restart_shrink=1.0,
+        restart_noise=0.0,
         lr_max=0.05,
         lr_min=0.0,
         momentum=0.9,
@@ -340,6 +361,8 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         self.epochs = epochs
         self.n_cycles = n_cycles
         self.method = method
+        self.restart_shrink = restart_shrink
+        self.restart_noise = restart_noise
         self.lr_max = lr_max
         self.lr_min = lr_min
         self.momentum = momentum
@@ -666,8 +689,19 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
             fits = [dict(fit) for fit in self._fits] if warm else []
             records = [dict(record) for record in self._records] if warm else []
             epoch_offset = int(self.n_iter_) if warm else 0
+            if warm and getattr(self, "_init_scales", None):
+                init_scales = list(self._init_scales)
+            else:
+                # what a restart's noise is measured against (restart_noise)
+                init_scales = [
+                    float(np.std(variable.numpy()))
+                    for variable in network.trainable_variables
+                ]
             plan = {
                 "method": self.method,
+                "restart_shrink": float(self.restart_shrink),
+                "restart_noise": float(self.restart_noise),
+                "init_scales": init_scales,
                 "epochs": int(self.epochs),
                 "n_cycles": int(self.n_cycles),
                 "cycle_epochs": [int(epochs) for epochs in epochs_of_cycles],
@@ -721,6 +755,8 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
                     else store.writer(network, optimizer, plan["epoch_offset"])
                 ),
                 built_in_activation=shared_activation,
+                restart=self._restarter(network, plan),
+                restart_first_cycle=warm,
             )
         if run.diverged or not all(
             np.isfinite(array).all() for weights in run.weights for array in weights
@@ -768,6 +804,7 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
             store.manifest["run_id"] if store is not None else uuid.uuid4().hex
         )
         self._predictor = MemberPredictor(network)
+        self._init_scales = list(plan["init_scales"])
         self.averaged_weights_ = None
         if self.method == "swa":
             self.averaged_weights_ = self._average_snapshots(network, X)
@@ -779,6 +816,20 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         if self.verbose > 0:
             self._report_members()
         return self
+
+    @staticmethod
+    def _restarter(network, plan):
+        """``restart(cycle)`` for ``train_snapshots``, or None if restarts only
+        restart the learning rate."""
+        shrink, noise = plan["restart_shrink"], plan["restart_noise"]
+        if plan["method"] != "snapshot" or (shrink == 1.0 and noise == 0.0):
+            return None
+
+        def restart(cycle):
+            seed = [plan["seed"], plan["first_snapshot"] + cycle]
+            restart_weights(network, plan["init_scales"], shrink, noise, seed)
+
+        return restart
 
     def _average_snapshots(self, network, X):
         """SWA: the mean of all snapshots' weights, BatchNormalization refitted."""
@@ -895,6 +946,8 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
             "epochs": int(self.epochs),
             "n_cycles": int(self.n_cycles),
             "method": self.method,
+            "restart_shrink": float(self.restart_shrink),
+            "restart_noise": float(self.restart_noise),
             "lr_max": float(self.lr_max),
             "lr_min": float(self.lr_min),
             "momentum": float(self.momentum),
@@ -1047,6 +1100,7 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
             [_ledger_record(record) for record in records],
         )
         estimator._run_id = manifest["run_id"]
+        estimator._init_scales = list(manifest["fits"][-1].get("init_scales") or [])
         estimator._set_evaluation(
             manifest.get("evaluation"), where=str(directory.manifest_path)
         )

@@ -451,8 +451,11 @@ class SnapshotWeights(Sequence):
 
 # Keys of a fit's plan that must agree for ``resume`` to continue it; the seed is
 # taken from the directory.
+_PLAN_DEFAULTS = {"method": "snapshot", "restart_shrink": 1.0, "restart_noise": 0.0}
 _PLAN_KEYS_TO_MATCH = (
     "method",
+    "restart_shrink",
+    "restart_noise",
     "epochs",
     "n_cycles",
     "batch_size",
@@ -579,8 +582,9 @@ def _first_mismatch(manifest, header, plan):
             )
     last = manifest["fits"][-1]
     for key in _PLAN_KEYS_TO_MATCH:
-        # plans written before "method" existed are snapshot ensembles
-        default = "snapshot" if key == "method" else None
+        # plans written before these keys existed: snapshot ensembles whose
+        # restarts only restart the learning rate
+        default = _PLAN_DEFAULTS.get(key)
         if last.get(key, default) != plan.get(key, default):
             if key == "data_sha256":
                 return "the training data differs"

@@ -282,6 +282,26 @@ def _trace_mlp_cycle_function(activation, n_layers, weighted, with_momentum):
     return run
 
 
+def restart_weights(network, scales, shrink, noise, seed):
+    """Shrink and perturb the trainable weights at a warm restart.
+
+    ``w <- shrink * w + noise * scale * N(0, 1)``, with ``scale`` the standard
+    deviation each variable had at initialisation (Ash & Adams 2020, "On
+    Warm-Starting Neural Network Training"). A restart of the learning rate
+    alone barely moves a network whose training loss is near zero (its
+    gradients are), so its snapshots stay alike; shrinking and perturbing sends
+    it towards another solution while keeping much of what it learned. The noise
+    is drawn from ``seed``, so a resumed run restarts as an uninterrupted one.
+    """
+    rng = np.random.default_rng(seed)
+    for variable, scale in zip(network.trainable_variables, scales, strict=True):
+        value = np.asarray(variable.numpy())
+        restarted = shrink * value.astype(np.float64)
+        if noise and scale:
+            restarted += noise * scale * rng.standard_normal(value.shape)
+        variable.assign(restarted.astype(value.dtype))
+
+
 def _shared_mlp_run(network, optimizer, schedule, tensors, batch_size, activation):
     """``run(first_epoch, n_epochs, seed)`` for the built-in network, shared.
 
@@ -394,6 +414,8 @@ def train_snapshots(
     keep_weights=True,
     on_snapshot=None,
     built_in_activation=None,
+    restart=None,
+    restart_first_cycle=False,
 ):
     """Train ``network`` and take one snapshot per cycle.
 
@@ -410,6 +432,9 @@ def train_snapshots(
     hidden activation, trained with the sparse categorical cross-entropy and a
     plain SGD (no ``optimizer__`` arguments): it then trains through the shared
     function of :func:`_shared_mlp_run` instead of a newly traced one.
+
+    ``restart(cycle)``, if given, is called before every cycle but the first
+    (and before the first too with ``restart_first_cycle``): the warm restarts.
     """
     n_samples = X.shape[0]
     # compile only attaches the loss (for compute_loss) and the optimizer
@@ -447,6 +472,8 @@ def train_snapshots(
     network.stop_training = False
     callbacks.on_train_begin()
     for cycle in range(first_cycle, len(cycle_epochs)):
+        if restart is not None and (cycle > 0 or restart_first_cycle):
+            restart(cycle)
         callbacks.on_epoch_begin(cycle)
         loss_sum = run(
             tf.constant(sum(cycle_epochs[:cycle]), tf.int64),

@@ -1,11 +1,13 @@
 """The training paths: the built-in network's shared compiled function against
 the general Keras path it stands in for."""
 
+import unittest.mock
+
 import keras
 import numpy as np
 import pytest
 
-from skl_snapshot import SnapshotEnsembleClassifier, _training, build_mlp
+from skl_snapshot import SnapshotEnsembleClassifier, _classifier, _training, build_mlp
 
 from .conftest import fast_classifier
 
@@ -146,3 +148,137 @@ def test_default_network_uses_the_shared_function(monkeypatch, blobs):
     )
     fast_classifier().fit(X, y)
     assert used == [True]
+
+
+# -- shrink-and-perturb restarts ----------------------------------------------------
+
+
+def test_restart_weights_shrinks_and_perturbs():
+    network = build_mlp((4,), "relu", {"n_features_in_": 3, "n_classes_": 2})
+    before = [variable.numpy().copy() for variable in network.trainable_variables]
+    scales = [float(np.std(value)) for value in before]
+    _training.restart_weights(network, scales, 0.5, 0.0, seed=[0, 1])
+    for variable, value in zip(network.trainable_variables, before, strict=True):
+        np.testing.assert_allclose(variable.numpy(), 0.5 * value, rtol=1e-6)
+    _training.restart_weights(network, scales, 1.0, 2.0, seed=[0, 1])
+    after = [variable.numpy() for variable in network.trainable_variables]
+    kernel_noise = (after[0] - 0.5 * before[0]) / (2.0 * scales[0])
+    assert 0.5 < np.std(kernel_noise) < 1.5
+    # biases start at zero: no scale, no noise
+    np.testing.assert_array_equal(after[1], 0.5 * before[1])
+
+
+def test_default_restarts_only_restart_the_learning_rate(monkeypatch, blobs):
+    X, y, _, _ = blobs
+    calls = []
+    monkeypatch.setattr(
+        _classifier, "restart_weights", lambda *args: calls.append(args)
+    )
+    fast_classifier().fit(X, y)
+    assert calls == []
+    fast_classifier(restart_noise=0.1).fit(X, y)
+    assert len(calls) == 2  # before cycles 2 and 3
+
+
+@pytest.mark.parametrize("method", ["fge", "swa"])
+def test_fge_and_swa_ignore_restart_perturbation(blobs, method):
+    X, y, X_test, _ = blobs
+    plain = fast_classifier(method=method).fit(X, y)
+    perturbed = fast_classifier(
+        method=method, restart_shrink=0.5, restart_noise=1.0
+    ).fit(X, y)
+    np.testing.assert_array_equal(
+        plain.predict_proba(X_test), perturbed.predict_proba(X_test)
+    )
+
+
+def test_shrink_and_perturb_restarts_change_the_snapshots(blobs):
+    X, y, X_test, _ = blobs
+    plain = fast_classifier().fit(X, y)
+    restarted = fast_classifier(restart_shrink=0.5, restart_noise=0.5).fit(X, y)
+    # the first cycle starts from the same initialisation either way
+    for a, b in zip(
+        plain.snapshot_weights_[0], restarted.snapshot_weights_[0], strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+    assert _max_difference_of_last(plain, restarted) > 1e-3
+    # reproducible
+    again = fast_classifier(restart_shrink=0.5, restart_noise=0.5).fit(X, y)
+    np.testing.assert_array_equal(
+        again.predict_proba(X_test), restarted.predict_proba(X_test)
+    )
+
+
+def _max_difference_of_last(first, second):
+    return max(
+        np.max(np.abs(a - b))
+        for a, b in zip(
+            first.snapshot_weights_[-1], second.snapshot_weights_[-1], strict=True
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    "params, name",
+    [
+        ({"restart_shrink": 0.0}, "restart_shrink"),
+        ({"restart_shrink": 1.5}, "restart_shrink"),
+        ({"restart_noise": -0.1}, "restart_noise"),
+    ],
+)
+def test_restart_parameters_are_validated(blobs, params, name):
+    X, y, _, _ = blobs
+    with pytest.raises(ValueError, match=name):
+        fast_classifier(**params).fit(X, y)
+
+
+def test_resume_with_restarts_equals_an_uninterrupted_run(blobs, tmp_path):
+    X, y, X_test, _ = blobs
+    params = {"restart_shrink": 0.5, "restart_noise": 0.5}
+
+    class Crash(Exception):
+        pass
+
+    class CrashAfterFirstCycle(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                raise Crash
+
+    whole = fast_classifier(snapshot_dir=tmp_path / "whole", **params).fit(X, y)
+    with pytest.raises(Crash):
+        fast_classifier(
+            snapshot_dir=tmp_path / "cut",
+            fit__callbacks=[CrashAfterFirstCycle()],
+            **params,
+        ).fit(X, y)
+    resumed = fast_classifier(snapshot_dir=tmp_path / "cut", resume=True, **params).fit(
+        X, y
+    )
+    np.testing.assert_array_equal(
+        resumed.predict_proba(X_test), whole.predict_proba(X_test)
+    )
+    # and a directory with other restarts is not this run
+    with pytest.raises(ValueError, match="restart_noise differs"):
+        fast_classifier(
+            snapshot_dir=tmp_path / "cut", resume=True, restart_shrink=0.5
+        ).fit(X, y)
+
+
+def test_warm_start_restarts_the_network_too(blobs):
+    X, y, _, _ = blobs
+    params = {"restart_shrink": 0.5, "restart_noise": 0.0, "warm_start": True}
+    estimator = fast_classifier(**params).fit(X, y)
+    last = [array.copy() for array in estimator.snapshot_weights_[-1]]
+    calls = []
+    original = _training.restart_weights
+
+    def spy(network, scales, shrink, noise, seed):
+        calls.append([v.numpy().copy() for v in network.trainable_variables])
+        original(network, scales, shrink, noise, seed)
+
+    with unittest.mock.patch.object(_classifier, "restart_weights", spy):
+        estimator.fit(X, y)
+    # the continued fit restarts before its first cycle, from the last snapshot
+    assert len(calls) == estimator.n_cycles
+    for a, b in zip(calls[0], last, strict=True):
+        np.testing.assert_array_equal(a, b)
