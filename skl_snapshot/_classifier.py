@@ -475,13 +475,7 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
                         " in. Got snapshot_dir=None."
                     )
         if self.method == "swa":
-            for name, value in (("n_members", None), ("member_weights", "uniform")):
-                if getattr(self, name) != value:
-                    raise ValueError(
-                        "method='swa' predicts with one network, the average of all"
-                        f" snapshots, so {name} has no effect: leave it at"
-                        f" {value!r}. Got {name}={getattr(self, name)!r}."
-                    )
+            self._check_averaged_voting("method='swa' predicts")
         if self.validation_fraction is None:
             for name, value in (
                 ("member_order", "best"),
@@ -1199,16 +1193,20 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         *_, proba = self._running_means(self._snapshot_probas(X, members), weights)
         return proba
 
-    def _averaged_proba(self, averaged, X):
-        """Probabilities of the averaged network (``method="swa"``)."""
-        self._member_indices()  # validates the prediction parameters
+    def _check_averaged_voting(self, who):
+        """Refuse voting parameters that an averaged (SWA) network ignores."""
         for name, value in (("n_members", None), ("member_weights", "uniform")):
             if getattr(self, name) != value:
                 raise ValueError(
-                    "This estimator was fitted with method='swa': it predicts with"
-                    f" the average of all snapshots, so {name} must be {value!r}."
-                    f" Got {name}={getattr(self, name)!r}."
+                    f"{who} with one network, the average of all snapshots, so"
+                    f" {name} has no effect: leave it at {value!r}. Got"
+                    f" {name}={getattr(self, name)!r}."
                 )
+
+    def _averaged_proba(self, averaged, X):
+        """Probabilities of the averaged network (``method="swa"``)."""
+        self._member_indices()  # validates the prediction parameters
+        self._check_averaged_voting("fitted with method='swa', this estimator predicts")
         X = self._validate_features(X)
         forward = self._numpy_forward()
         if forward is not None:

@@ -352,10 +352,8 @@ class SnapshotDirectory:
         data = json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8")
         atomic_write_bytes(self.manifest_path, data)
 
-    def add_snapshot(self, manifest, network, optimizer, info):
-        """Write one snapshot and the optimizer state, then commit the manifest."""
-        index = len(manifest["snapshots"])
-        name = f"snapshot-{index:03d}.weights.h5"
+    def _write_weights(self, network, name):
+        """Write the network's weights to file ``name``, atomically; its path."""
         weights_path = os.path.join(self.path, name)
         temporary = _temporary_path(self.path, ".weights.h5")
         try:
@@ -364,6 +362,13 @@ class SnapshotDirectory:
         finally:
             if os.path.exists(temporary):
                 os.remove(temporary)
+        return weights_path
+
+    def add_snapshot(self, manifest, network, optimizer, info):
+        """Write one snapshot and the optimizer state, then commit the manifest."""
+        index = len(manifest["snapshots"])
+        name = f"snapshot-{index:03d}.weights.h5"
+        weights_path = self._write_weights(network, name)
         record = {"index": index, "file": name, "sha256": sha256_of(weights_path)}
         record.update(info)
 
@@ -389,14 +394,7 @@ class SnapshotDirectory:
 
     def write_averaged(self, manifest, network):
         """Write the network's weights as the averaged (SWA) network, then commit."""
-        weights_path = os.path.join(self.path, AVERAGED_WEIGHTS)
-        temporary = _temporary_path(self.path, ".weights.h5")
-        try:
-            _save_model_weights(network, temporary)
-            _commit(temporary, weights_path)
-        finally:
-            if os.path.exists(temporary):
-                os.remove(temporary)
+        weights_path = self._write_weights(network, AVERAGED_WEIGHTS)
         manifest["averaged"] = {
             "file": AVERAGED_WEIGHTS,
             "sha256": sha256_of(weights_path),

@@ -95,6 +95,18 @@ def test_shared_function_cache_is_bounded(monkeypatch, blobs):
     assert kept == [(4, 4), (4, 5)]
 
 
+def _record_shared_runs(monkeypatch):
+    """A list that gets True each time a fit trains through the shared function."""
+    used = []
+    original = _training._shared_mlp_run
+    monkeypatch.setattr(
+        _training,
+        "_shared_mlp_run",
+        lambda *args: used.append(True) or original(*args),
+    )
+    return used
+
+
 def _custom_network(meta):
     return build_mlp((8,), "relu", meta)
 
@@ -125,13 +137,7 @@ def test_networks_the_shared_function_does_not_cover_train_through_keras(
     monkeypatch, blobs, params
 ):
     X, y, X_test, _ = blobs
-    used = []
-    original = _training._shared_mlp_run
-    monkeypatch.setattr(
-        _training,
-        "_shared_mlp_run",
-        lambda *args: used.append(True) or original(*args),
-    )
+    used = _record_shared_runs(monkeypatch)
     estimator = fast_classifier(**params).fit(X, y)
     assert not used
     assert estimator.predict_proba(X_test).shape == (len(X_test), 3)
@@ -139,13 +145,7 @@ def test_networks_the_shared_function_does_not_cover_train_through_keras(
 
 def test_default_network_uses_the_shared_function(monkeypatch, blobs):
     X, y, _, _ = blobs
-    used = []
-    original = _training._shared_mlp_run
-    monkeypatch.setattr(
-        _training,
-        "_shared_mlp_run",
-        lambda *args: used.append(True) or original(*args),
-    )
+    used = _record_shared_runs(monkeypatch)
     fast_classifier().fit(X, y)
     assert used == [True]
 
