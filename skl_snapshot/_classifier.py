@@ -23,7 +23,13 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._members import MemberEvaluation, split_validation
+from ._members import (
+    evaluate_members,
+    evaluation_from_json,
+    evaluation_to_json,
+    member_report,
+    split_validation,
+)
 from ._network import (
     MemberPredictor,
     MLPForward,
@@ -804,11 +810,26 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
             self.averaged_weights_ = self._average_snapshots(network, X)
             if store is not None:
                 store.record_averaged(network)
-        self._evaluate_members((X, y, sample_weight), held_out)
+        evaluation = evaluate_members(
+            lambda rows: self._snapshot_probas(rows, range(self.n_snapshots_)),
+            self.classes_,
+            (X, y, sample_weight),
+            held_out,
+        )
+        vars(self).update(evaluation)
         if store is not None:
-            store.record_evaluation(self._evaluation_record())
+            store.record_evaluation(evaluation_to_json(evaluation))
         if self.verbose > 0:
-            self._report_members()
+            print(
+                "\n".join(
+                    member_report(
+                        self.snapshot_train_loss_,
+                        self.snapshot_validation_loss_,
+                        self.snapshot_disagreement_,
+                    )
+                ),
+                flush=True,
+            )
         return self
 
     @staticmethod
@@ -833,87 +854,6 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         if recompute_batch_norm(network, X):
             averaged = [np.array(array) for array in network.get_weights()]
         return averaged
-
-    def _evaluate_members(self, train, held_out):
-        """Each snapshot's losses, their disagreement and the voting weights."""
-        evaluations = []
-        for rows in (train, held_out):
-            if rows is None:
-                evaluations.append(None)
-                continue
-            X, y, sample_weight = rows
-            evaluation = MemberEvaluation(
-                np.searchsorted(self.classes_, y), sample_weight
-            )
-            for proba in self._snapshot_probas(X, range(self.n_snapshots_)):
-                evaluation.add(proba)
-            evaluations.append(evaluation)
-        on_train, on_held_out = evaluations
-        self.snapshot_train_loss_ = on_train.losses()
-        if on_held_out is None:
-            self.snapshot_validation_loss_ = None
-            self.voting_weights_ = None
-            self.snapshot_disagreement_ = on_train.disagreement()
-        else:
-            self.snapshot_validation_loss_ = on_held_out.losses()
-            self.voting_weights_ = on_held_out.voting_weights()
-            self.snapshot_disagreement_ = on_held_out.disagreement()
-
-    def _evaluation_record(self):
-        """The evaluation attributes as JSON data, for the snapshot directory."""
-        return {
-            name: None if value is None else np.asarray(value).tolist()
-            for name, value in (
-                ("train_loss", self.snapshot_train_loss_),
-                ("validation_loss", self.snapshot_validation_loss_),
-                ("disagreement", self.snapshot_disagreement_),
-                ("voting_weights", self.voting_weights_),
-            )
-        }
-
-    def _set_evaluation(self, record, where="the manifest"):
-        """Set the evaluation attributes from :meth:`_evaluation_record` data.
-
-        A directory whose fit did not finish has no record: the attributes are
-        then None.
-        """
-        record = record if isinstance(record, dict) else {}
-        n = self.n_snapshots_
-        for name, key, shape in (
-            ("snapshot_train_loss_", "train_loss", (n,)),
-            ("snapshot_validation_loss_", "validation_loss", (n,)),
-            ("snapshot_disagreement_", "disagreement", (n, n)),
-            ("voting_weights_", "voting_weights", (n,)),
-        ):
-            value = record.get(key)
-            if value is not None:
-                try:
-                    value = np.asarray(value, dtype=float)
-                except (TypeError, ValueError):
-                    value = None
-                if value is None or value.shape != shape:
-                    raise SnapshotDirectoryError(
-                        f"{where} records an evaluation {key!r} that is not an"
-                        f" array of shape {shape}."
-                    )
-            setattr(self, name, value)
-
-    def _report_members(self):
-        """Print the snapshots' losses and diversity (``verbose=1``)."""
-        validation = self.snapshot_validation_loss_
-        disagreement = self.snapshot_disagreement_
-        rows = "training" if validation is None else "held-out"
-        print(f"snapshots (disagreement with the previous one on the {rows} rows):")
-        for index, train_loss in enumerate(self.snapshot_train_loss_):
-            parts = [f"  snapshot {index + 1}: train loss {train_loss:.4f}"]
-            if validation is not None:
-                parts.append(f"held-out loss {validation[index]:.4f}")
-            if index:
-                parts.append(f"disagreement {disagreement[index, index - 1]:.3f}")
-            print(", ".join(parts))
-        pairs = disagreement[np.triu_indices(len(disagreement), 1)]
-        if pairs.size:
-            print(f"  mean pairwise disagreement {pairs.mean():.3f}", flush=True)
 
     def _shared_training_activation(self, params, loss):
         """The built-in network's activation when it can train through the
@@ -1095,9 +1035,13 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         )
         estimator._run_id = manifest["run_id"]
         estimator._init_scales = list(manifest["fits"][-1].get("init_scales") or [])
-        estimator._set_evaluation(
-            manifest.get("evaluation"), where=str(directory.manifest_path)
-        )
+        try:
+            evaluation = evaluation_from_json(
+                manifest.get("evaluation"), estimator.n_snapshots_
+            )
+        except ValueError as error:
+            raise SnapshotDirectoryError(f"{directory.manifest_path} {error}") from None
+        vars(estimator).update(evaluation)
         estimator.averaged_weights_ = None
         if estimator_params.get("method") == "swa":
             if not isinstance(manifest.get("averaged"), dict):

@@ -10,9 +10,14 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 __all__ = [
+    "EVALUATION_ATTRIBUTES",
     "MemberEvaluation",
     "disagreement_matrix",
+    "evaluate_members",
+    "evaluation_from_json",
+    "evaluation_to_json",
     "fit_voting_weights",
+    "member_report",
     "split_validation",
 ]
 
@@ -159,3 +164,93 @@ class MemberEvaluation:
     def voting_weights(self):
         """Voting weights that minimise the log-loss of the members' mean."""
         return fit_voting_weights(np.stack(self.true_class), self.sample_weight)
+
+
+#: The evaluation's fitted attributes, and their keys in a snapshot directory.
+EVALUATION_ATTRIBUTES = {
+    "snapshot_train_loss_": "train_loss",
+    "snapshot_validation_loss_": "validation_loss",
+    "snapshot_disagreement_": "disagreement",
+    "voting_weights_": "voting_weights",
+}
+
+
+def evaluate_members(snapshot_probas, classes, train, held_out):
+    """The evaluation attributes of a fitted ensemble, by name.
+
+    ``snapshot_probas(X)`` yields every snapshot's probabilities on ``X``;
+    ``train`` and ``held_out`` are ``(X, y, sample_weight)`` (``held_out`` may be
+    None). Without held-out rows the disagreement is measured on the training
+    rows and there are no validation losses or voting weights.
+    """
+    evaluations = []
+    for rows in (train, held_out):
+        if rows is None:
+            evaluations.append(None)
+            continue
+        X, y, sample_weight = rows
+        evaluation = MemberEvaluation(np.searchsorted(classes, y), sample_weight)
+        for proba in snapshot_probas(X):
+            evaluation.add(proba)
+        evaluations.append(evaluation)
+    on_train, on_held_out = evaluations
+    return {
+        "snapshot_train_loss_": on_train.losses(),
+        "snapshot_validation_loss_": (
+            None if on_held_out is None else on_held_out.losses()
+        ),
+        "snapshot_disagreement_": (on_held_out or on_train).disagreement(),
+        "voting_weights_": (
+            None if on_held_out is None else on_held_out.voting_weights()
+        ),
+    }
+
+
+def evaluation_to_json(attributes):
+    """The evaluation attributes as JSON data, for a snapshot directory."""
+    return {
+        key: None if attributes[name] is None else np.asarray(attributes[name]).tolist()
+        for name, key in EVALUATION_ATTRIBUTES.items()
+    }
+
+
+def evaluation_from_json(record, n_snapshots):
+    """The evaluation attributes from :func:`evaluation_to_json` data.
+
+    A directory whose fit did not finish has no record: every attribute is then
+    None. Raises ValueError, naming the key, for data of the wrong shape.
+    """
+    record = record if isinstance(record, dict) else {}
+    attributes = {}
+    for name, key in EVALUATION_ATTRIBUTES.items():
+        shape = (n_snapshots,) * (2 if key == "disagreement" else 1)
+        value = record.get(key)
+        if value is not None:
+            try:
+                value = np.asarray(value, dtype=float)
+            except (TypeError, ValueError):
+                value = None
+            if value is None or value.shape != shape:
+                raise ValueError(
+                    f"records an evaluation {key!r} that is not an array of shape"
+                    f" {shape}."
+                )
+        attributes[name] = value
+    return attributes
+
+
+def member_report(train_loss, validation_loss, disagreement):
+    """The lines ``verbose=1`` prints about the snapshots after a fit."""
+    rows = "training" if validation_loss is None else "held-out"
+    lines = [f"snapshots (disagreement with the previous one on the {rows} rows):"]
+    for index, loss in enumerate(train_loss):
+        parts = [f"  snapshot {index + 1}: train loss {loss:.4f}"]
+        if validation_loss is not None:
+            parts.append(f"held-out loss {validation_loss[index]:.4f}")
+        if index:
+            parts.append(f"disagreement {disagreement[index, index - 1]:.3f}")
+        lines.append(", ".join(parts))
+    pairs = disagreement[np.triu_indices(len(disagreement), 1)]
+    if pairs.size:
+        lines.append(f"  mean pairwise disagreement {pairs.mean():.3f}")
+    return lines

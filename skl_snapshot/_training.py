@@ -5,9 +5,14 @@ pipeline per-row work. Running the tutorial's 500 epochs one by one with a callb
 that sets the rate costs seconds on a data set of 100 rows. Here the training data
 is held once in memory, every epoch draws one permutation of the row indices, each
 mini-batch is one gather, and a whole cycle (all its epochs and mini-batches) runs
-inside one compiled TensorFlow function, traced once per fit. The rate is computed
-in-graph from the optimizer's iteration counter
-(:class:`~skl_snapshot.CyclicCosineAnnealing`).
+inside one compiled TensorFlow function. The rate is computed in-graph from the
+optimizer's iteration counter (:class:`~skl_snapshot._schedules.CycleSchedule`).
+
+Two functions do this. The built-in network trains through one compiled per
+architecture and shared by every later fit in the process
+(:func:`_shared_mlp_run`); any other network, and any fit under a
+``tf.distribute`` strategy, through one traced for its fit
+(:func:`_cycle_function`).
 """
 
 import contextlib
@@ -316,8 +321,9 @@ def _shared_mlp_run(network, optimizer, schedule, tensors, batch_size, activatio
     those Keras runs for that network, its sparse categorical cross-entropy and
     its SGD: a ``Dense`` layer's ``matmul`` and ``add``, the cross-entropy from the
     softmax's logits, ``m = m * momentum - gradient * rate`` then
-    ``variable += m``, at the rate of :class:`~skl_snapshot.CyclicCosineAnnealing`
-    for the iteration counter. The cache holds no network or data, only graphs.
+    ``variable += m``, at the rate of the fit's
+    :class:`~skl_snapshot._schedules.CycleSchedule` for the iteration counter.
+    The cache holds no network or data, only graphs.
     """
     variables = network.trainable_variables
     with_momentum = bool(optimizer.momentum)

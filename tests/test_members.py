@@ -1,5 +1,7 @@
 """Held-out rows, member ranking and weighting, and the snapshots' diversity."""
 
+import json
+
 import numpy as np
 import pytest
 from scipy.optimize import minimize
@@ -220,3 +222,25 @@ def test_evaluation_survives_the_snapshot_directory(tmp_path, blobs):
     np.testing.assert_array_equal(
         loaded.predict_proba(X_test), estimator.predict_proba(X_test)
     )
+
+
+@pytest.mark.parametrize(
+    "evaluation",
+    [
+        {"train_loss": [0.1, 0.2]},
+        {"disagreement": [[0.0]]},
+        {"voting_weights": ["a", "b", "c", "d"]},
+    ],
+)
+def test_a_malformed_evaluation_in_a_directory_is_refused(tmp_path, blobs, evaluation):
+    X, y, _, _ = blobs
+    _held_out_classifier(snapshot_dir=tmp_path / "run").fit(X, y)
+    manifest_path = tmp_path / "run" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["evaluation"].update(evaluation)
+    manifest_path.write_text(json.dumps(manifest))
+    (key,) = evaluation
+    with pytest.raises(
+        ValueError, match=f"manifest.json records an evaluation '{key}'"
+    ):
+        SnapshotEnsembleClassifier.from_snapshot_dir(tmp_path / "run")
