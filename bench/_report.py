@@ -1,5 +1,19 @@
 """Text and Markdown reports shared by the bench scripts (imports nothing heavy)."""
 
+import importlib.metadata
+import platform
+
+
+def distribution_versions(names):
+    """Python's and the installed distributions' versions, from package metadata."""
+    found = {"Python": platform.python_version()}
+    for name in names:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
 
 class Report:
     """Lines and tables, printed as plain text or written as Markdown."""

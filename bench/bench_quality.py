@@ -47,7 +47,6 @@ one)::
 """
 
 import argparse
-import importlib.metadata
 import json
 import os
 import platform
@@ -58,7 +57,7 @@ import warnings
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
-from _report import Report
+from _report import Report, distribution_versions
 from bench_memory import cpu_model
 from scipy.stats import wilcoxon
 from sklearn.datasets import (
@@ -313,14 +312,10 @@ def versions():
     """Installed versions, from package metadata."""
     import skl_snapshot
 
-    found = {"Python": platform.python_version()}
-    for name in DISTRIBUTIONS:
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    found["skl_snapshot"] = skl_snapshot.__version__
-    return found
+    return {
+        **distribution_versions(DISTRIBUTIONS),
+        "skl_snapshot": skl_snapshot.__version__,
+    }
 
 
 def effective_params(params):

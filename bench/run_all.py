@@ -15,7 +15,6 @@ Run it from the repository root (about half an hour on two CPU cores;
 
 import argparse
 import datetime
-import importlib.metadata
 import os
 import platform
 import shlex
@@ -24,6 +23,7 @@ import sys
 import tempfile
 import time
 
+from _report import distribution_versions
 from bench_memory import cpu_model
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -49,17 +49,6 @@ DISTRIBUTIONS = (
     "numpy",
     "skl_snapshot",
 )
-
-
-def versions():
-    """Installed versions, read from package metadata (imports nothing heavy)."""
-    found = {"Python": platform.python_version()}
-    for name in DISTRIBUTIONS:
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
 
 
 def demote_headings(markdown):
@@ -91,7 +80,10 @@ def run_script(name, options, work_dir):
 
 def header(command):
     machine = f"{platform.platform()}, {cpu_model()}, {os.cpu_count()} CPUs"
-    library = ", ".join(f"{name} {version}" for name, version in versions().items())
+    library = ", ".join(
+        f"{name} {version}"
+        for name, version in distribution_versions(DISTRIBUTIONS).items()
+    )
     today = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     return "\n".join(
         [

@@ -859,11 +859,9 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         """The built-in network's activation when it can train through the
         shared compiled function (see ``train_snapshots``), else None."""
         if (
-            self.model is None
+            self._built_in_activation(MLP_ACTIVATIONS)
             # the shared function knows nothing of tf.distribute
             and distribution_strategy() is None
-            and isinstance(self.activation, str)
-            and self.activation in MLP_ACTIVATIONS
             and loss == "sparse_categorical_crossentropy"
             and not routed_params(params, "optimizer")
         ):
@@ -1201,13 +1199,18 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         It needs the built-in MLP with a NumPy-supported activation; otherwise
         members go through the Keras network.
         """
-        if (
-            self.model is None
-            and isinstance(self.activation, str)
-            and self.activation in MLPForward.SUPPORTED_ACTIVATIONS
-        ):
+        if self._built_in_activation(MLPForward.SUPPORTED_ACTIVATIONS):
             return MLPForward(self.activation)
         return None
+
+    def _built_in_activation(self, supported):
+        """Whether the network is the built-in MLP with an activation in
+        ``supported`` (names)."""
+        return (
+            self.model is None
+            and isinstance(self.activation, str)
+            and self.activation in supported
+        )
 
     def _snapshot_probas(self, X, indices):
         """Yield each snapshot's class probabilities on validated ``X``."""

@@ -173,24 +173,12 @@ class CyclicCosineAnnealing(keras.optimizers.schedules.LearningRateSchedule):
         self.lr_min = float(lr_min)
 
     def __call__(self, step):
-        ops = keras.ops
-        step = ops.cast(step, "float32")
-        starts, lengths = self.cycle_bounds()
-        # The cycle index is the number of later cycle starts already passed.
-        cycle = ops.sum(ops.cast(ops.greater_equal(step, starts[1:]), "int32"))
-        start = ops.take(ops.convert_to_tensor(starts), cycle)
-        length = ops.take(ops.convert_to_tensor(lengths), cycle)
-        position = ops.minimum((step - start) / length, 1.0)
-        # 1 + cos(x) = 2 cos(x / 2)^2, which keeps float32 precision near the end
-        # of a cycle where 1 + cos(x) cancels.
-        half_cosine = ops.cos(math.pi / 2.0 * position)
-        return self.lr_min + (self.lr_max - self.lr_min) * half_cosine * half_cosine
-
-    def cycle_bounds(self):
-        """First iteration and length of every cycle, as float32 arrays."""
-        lengths = np.asarray(self.cycle_lengths, dtype=np.float32)
-        starts = np.concatenate([[0.0], np.cumsum(lengths)[:-1]]).astype(np.float32)
-        return starts, lengths
+        # the general schedule of the training methods, all of whose cycles are
+        # cosine ones for snapshot ensembles
+        schedule = CycleSchedule(
+            "snapshot", self.cycle_lengths, self.lr_max, self.lr_min
+        )
+        return schedule(step)
 
     def get_config(self):
         return {
