@@ -239,8 +239,12 @@ def evaluation_from_json(record, n_snapshots):
     return attributes
 
 
-def member_report(train_loss, validation_loss, disagreement):
-    """The lines ``verbose=1`` prints about the snapshots after a fit."""
+def member_report(train_loss, validation_loss, disagreement, perturbed=None):
+    """The lines ``verbose=1`` prints about the snapshots after a fit.
+
+    ``perturbed`` marks the snapshots whose cycle began with a shrink-and-perturb
+    restart.
+    """
     rows = "training" if validation_loss is None else "held-out"
     lines = [f"snapshots (disagreement with the previous one on the {rows} rows):"]
     for index, loss in enumerate(train_loss):
@@ -249,6 +253,8 @@ def member_report(train_loss, validation_loss, disagreement):
             parts.append(f"held-out loss {validation_loss[index]:.4f}")
         if index:
             parts.append(f"disagreement {disagreement[index, index - 1]:.3f}")
+        if perturbed is not None and perturbed[index]:
+            parts.append("after a shrink-and-perturb restart")
         lines.append(", ".join(parts))
     pairs = disagreement[np.triu_indices(len(disagreement), 1)]
     if pairs.size:

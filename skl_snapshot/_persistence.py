@@ -33,6 +33,8 @@ import numpy as np
 import sklearn
 import tensorflow as tf
 
+from ._training import PLAN_RESTART_DEFAULTS
+
 __all__ = [
     "FORMAT",
     "SnapshotDirectory",
@@ -449,11 +451,11 @@ class SnapshotWeights(Sequence):
 
 # Keys of a fit's plan that must agree for ``resume`` to continue it; the seed is
 # taken from the directory.
-_PLAN_DEFAULTS = {"method": "snapshot", "restart_shrink": 1.0, "restart_noise": 0.0}
 _PLAN_KEYS_TO_MATCH = (
     "method",
     "restart_shrink",
     "restart_noise",
+    "restart_loss_threshold",
     "epochs",
     "n_cycles",
     "batch_size",
@@ -582,7 +584,7 @@ def _first_mismatch(manifest, header, plan):
     for key in _PLAN_KEYS_TO_MATCH:
         # plans written before these keys existed: snapshot ensembles whose
         # restarts only restart the learning rate
-        default = _PLAN_DEFAULTS.get(key)
+        default = PLAN_RESTART_DEFAULTS.get(key)
         if last.get(key, default) != plan.get(key, default):
             if key == "data_sha256":
                 return "the training data differs"

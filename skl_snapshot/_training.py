@@ -287,6 +287,38 @@ def _trace_mlp_cycle_function(activation, n_layers, weighted, with_momentum):
     return run
 
 
+#: What a fit's plan says about restarts when it was written before these keys
+#: existed: a snapshot ensemble whose restarts only restart the learning rate.
+PLAN_RESTART_DEFAULTS = {
+    "method": "snapshot",
+    "restart_shrink": 1.0,
+    "restart_noise": 0.0,
+    "restart_loss_threshold": None,
+}
+
+
+def perturbs_at_restart(plan, previous_loss):
+    """Whether a warm restart under ``plan`` shrinks and perturbs the weights.
+
+    Only ``method="snapshot"`` does, with a shrink below 1 or some noise, and,
+    with a ``restart_loss_threshold``, only when the mean training loss of the
+    cycle before (``previous_loss``) fell below it: a network that fits its
+    training rows has near-zero gradients, so raising the learning rate alone
+    would not move it, while one still learning is moved by the rate.
+    """
+    setting = {
+        key: plan.get(key, value) for key, value in PLAN_RESTART_DEFAULTS.items()
+    }
+    if setting["method"] != "snapshot" or (
+        setting["restart_shrink"] == 1.0 and setting["restart_noise"] == 0.0
+    ):
+        return False
+    threshold = setting["restart_loss_threshold"]
+    return threshold is None or (
+        previous_loss is not None and previous_loss < threshold
+    )
+
+
 def restart_weights(network, scales, shrink, noise, seed):
     """Shrink and perturb the trainable weights at a warm restart.
 
@@ -422,6 +454,7 @@ def train_snapshots(
     built_in_activation=None,
     restart=None,
     restart_first_cycle=False,
+    previous_loss=None,
 ):
     """Train ``network`` and take one snapshot per cycle.
 
@@ -439,8 +472,11 @@ def train_snapshots(
     plain SGD (no ``optimizer__`` arguments): it then trains through the shared
     function of :func:`_shared_mlp_run` instead of a newly traced one.
 
-    ``restart(cycle)``, if given, is called before every cycle but the first
-    (and before the first too with ``restart_first_cycle``): the warm restarts.
+    ``restart(cycle, previous_loss)``, if given, is called before every cycle
+    but the first (and before the first too with ``restart_first_cycle``): the
+    warm restarts. ``previous_loss`` is the mean training loss of the cycle
+    before; for the first cycle run here, the caller's ``previous_loss`` (that
+    of the last cycle of an interrupted or earlier fit).
     """
     n_samples = X.shape[0]
     # compile only attaches the loss (for compute_loss) and the optimizer
@@ -479,7 +515,7 @@ def train_snapshots(
     callbacks.on_train_begin()
     for cycle in range(first_cycle, len(cycle_epochs)):
         if restart is not None and (cycle > 0 or restart_first_cycle):
-            restart(cycle)
+            restart(cycle, previous_loss)
         callbacks.on_epoch_begin(cycle)
         loss_sum = run(
             tf.constant(sum(cycle_epochs[:cycle]), tf.int64),
@@ -487,6 +523,7 @@ def train_snapshots(
             tf.constant(seed, tf.int64),
         )
         mean_loss = float(loss_sum) / (cycle_epochs[cycle] * n_samples)
+        previous_loss = mean_loss
         callbacks.on_epoch_end(cycle, {"loss": mean_loss})
         if network.stop_training:
             break

@@ -462,6 +462,11 @@ def test_verbose_prints_one_line_per_cycle_then_the_snapshots(blobs, capsys):
     assert lines[0].startswith("cycle 1/3: epoch 4/12, loss ")
     assert lines[4].startswith("  snapshot 1: train loss ")
     assert lines[-1].startswith("  mean pairwise disagreement ")
+    # the snapshots whose restart shrank and perturbed the weights say so
+    marked = [
+        line.endswith(", after a shrink-and-perturb restart") for line in lines[4:7]
+    ]
+    assert marked == [False, False, True]
     fast_classifier(verbose=0).fit(X, y)
     assert capsys.readouterr().out == ""
 

@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import keras
@@ -195,15 +194,64 @@ def test_resume_restores_weights_and_optimizer_state(blobs, tmp_path):
     assert resumed.t_ == 12 * 8
 
 
+def test_directory_from_before_the_restart_parameters_restarts_the_rate_only(
+    blobs, tmp_path
+):
+    """Manifests written before ``method`` and the restart parameters existed
+    describe runs whose restarts only raised the learning rate; loading one, and
+    continuing it with ``warm_start``, keeps it that way."""
+    X, y, _, _ = blobs
+    restart_keys = (
+        "method",
+        "restart_shrink",
+        "restart_noise",
+        "restart_loss_threshold",
+    )
+    fast_classifier(snapshot_dir=tmp_path, restart_shrink=1.0, restart_noise=0.0).fit(
+        X, y
+    )
+    manifest = _manifest(tmp_path)
+    for params in [manifest["estimator_params"], *manifest["fits"]]:
+        for key in restart_keys:
+            del params[key]
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+
+    loaded = SnapshotEnsembleClassifier.from_snapshot_dir(tmp_path)
+    params = loaded.get_params()
+    assert [params[key] for key in restart_keys] == ["snapshot", 1.0, 0.0, None]
+    assert not loaded.snapshot_perturbed_.any()
+    # the same parameters continue it: the fit's plan matches the old one
+    loaded.set_params(warm_start=True, resume=True).fit(X, y)
+    assert loaded.n_snapshots_ == 6
+    assert not loaded.snapshot_perturbed_.any()
+
+
 CRASH_SCRIPT = """
+import os
+import signal
 import sys
+import threading
+
 import keras
 import numpy as np
 from skl_snapshot import SnapshotEnsembleClassifier
+
+
+class KillDuringSecondCycle(keras.callbacks.Callback):
+    # SIGKILL, which no handler sees, a moment after the second cycle starts:
+    # the first snapshot is on disk, and the cycle runs for much longer
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 1:
+            threading.Timer(
+                0.02, os.kill, (os.getpid(), signal.SIGKILL)
+            ).start()
+
+
 data = np.load(sys.argv[2])
 SnapshotEnsembleClassifier(
-    hidden_layer_sizes=(64,), epochs=60, n_cycles=4, batch_size=16, lr_max=0.05,
+    hidden_layer_sizes=(64,), epochs=400, n_cycles=4, batch_size=16, lr_max=0.05,
     random_state=0, snapshot_dir=sys.argv[1],
+    fit__callbacks=[KillDuringSecondCycle()],
 ).fit(data["X"], data["y"])
 """
 
@@ -214,7 +262,7 @@ def test_sigkill_mid_cycle_then_resume(tmp_path):
     )
     directory = tmp_path / "snapshots"
     np.savez(tmp_path / "data.npz", X=X, y=y)
-    child = subprocess.Popen(
+    child = subprocess.run(
         [
             sys.executable,
             "-c",
@@ -225,32 +273,13 @@ def test_sigkill_mid_cycle_then_resume(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        timeout=600,
     )
-    try:
-        # Wait for the first snapshot, then kill the process in the middle of
-        # the second cycle, a quarter of a cycle's duration later.
-        started = time.monotonic()
-        first_snapshot_at = None
-        while time.monotonic() - started < 300:
-            if child.poll() is not None:
-                pytest.fail(f"training ended early: {child.stderr.read()[-2000:]!r}")
-            manifest_path = directory / "manifest.json"
-            if manifest_path.exists() and _manifest(directory)["snapshots"]:
-                first_snapshot_at = time.monotonic()
-                break
-            time.sleep(0.01)
-        assert first_snapshot_at is not None, "no snapshot was written in time"
-        time.sleep(0.25)
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=30)
-    finally:
-        if child.poll() is None:
-            child.kill()
-    assert child.returncode == -signal.SIGKILL
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
 
     manifest = _manifest(directory)
     done = len(manifest["snapshots"])
-    assert 1 <= done < 4, "the kill did not land inside the run"
+    assert done == 1, "the kill did not land inside the second cycle"
     for record in manifest["snapshots"]:
         assert record["sha256"] == sha256_of(directory / record["file"])
     listed = {record["file"] for record in manifest["snapshots"]}
@@ -266,7 +295,7 @@ def test_sigkill_mid_cycle_then_resume(tmp_path):
 
     resumed = SnapshotEnsembleClassifier(
         hidden_layer_sizes=(64,),
-        epochs=60,
+        epochs=400,
         n_cycles=4,
         batch_size=16,
         lr_max=0.05,
@@ -275,7 +304,7 @@ def test_sigkill_mid_cycle_then_resume(tmp_path):
         resume=True,
     ).fit(X, y)
     assert resumed.n_snapshots_ == 4
-    np.testing.assert_array_equal(resumed.snapshot_epochs_, [15, 30, 45, 60])
+    np.testing.assert_array_equal(resumed.snapshot_epochs_, [100, 200, 300, 400])
     assert not [name for name in os.listdir(directory) if name.startswith(".tmp-")]
     fresh = SnapshotEnsembleClassifier.from_snapshot_dir(directory)
     np.testing.assert_array_equal(fresh.predict_proba(X), resumed.predict_proba(X))

@@ -168,16 +168,51 @@ def test_restart_weights_shrinks_and_perturbs():
     np.testing.assert_array_equal(after[1], 0.5 * before[1])
 
 
-def test_default_restarts_only_restart_the_learning_rate(monkeypatch, blobs):
-    X, y, _, _ = blobs
+def _spy_on_restarts(monkeypatch):
+    """A list that records the arguments of every shrink-and-perturb restart."""
     calls = []
-    monkeypatch.setattr(
-        _classifier, "restart_weights", lambda *args: calls.append(args)
-    )
-    fast_classifier().fit(X, y)
-    assert calls == []
-    fast_classifier(restart_noise=0.1).fit(X, y)
+    original = _training.restart_weights
+
+    def spy(*args):
+        calls.append(args)
+        original(*args)
+
+    monkeypatch.setattr(_classifier, "restart_weights", spy)
+    return calls
+
+
+def test_restarts_perturb_only_after_a_cycle_below_the_loss_threshold(
+    monkeypatch, blobs
+):
+    X, y, _, _ = blobs
+    calls = _spy_on_restarts(monkeypatch)
+    params = {"epochs": 30, "n_cycles": 5, "restart_loss_threshold": 0.01}
+    estimator = fast_classifier(**params).fit(X, y)
+    expected = [False, *(estimator.loss_history_[:-1] < 0.01)]
+    # the data exercise both branches: some restarts perturb, some do not
+    assert 0 < sum(expected) < estimator.n_cycles - 1
+    assert estimator.snapshot_perturbed_.tolist() == expected
+    assert len(calls) == sum(expected)
+    # ... and each perturbing restart draws its noise at the default amounts
+    assert {(shrink, noise) for _, _, shrink, noise, _ in calls} == {(0.5, 1.0)}
+
+
+def test_restart_loss_threshold_none_perturbs_at_every_restart(monkeypatch, blobs):
+    X, y, _, _ = blobs
+    calls = _spy_on_restarts(monkeypatch)
+    estimator = fast_classifier(restart_loss_threshold=None).fit(X, y)
+    assert estimator.snapshot_perturbed_.tolist() == [False, True, True]
     assert len(calls) == 2  # before cycles 2 and 3
+
+
+def test_learning_rate_only_restarts_never_perturb(monkeypatch, blobs):
+    X, y, _, _ = blobs
+    calls = _spy_on_restarts(monkeypatch)
+    estimator = fast_classifier(
+        restart_shrink=1.0, restart_noise=0.0, restart_loss_threshold=None
+    ).fit(X, y)
+    assert calls == []
+    assert not estimator.snapshot_perturbed_.any()
 
 
 @pytest.mark.parametrize("method", ["fge", "swa"])
@@ -194,7 +229,7 @@ def test_fge_and_swa_ignore_restart_perturbation(blobs, method):
 
 def test_shrink_and_perturb_restarts_change_the_snapshots(blobs):
     X, y, X_test, _ = blobs
-    plain = fast_classifier().fit(X, y)
+    plain = fast_classifier(restart_shrink=1.0, restart_noise=0.0).fit(X, y)
     restarted = fast_classifier(restart_shrink=0.5, restart_noise=0.5).fit(X, y)
     # the first cycle starts from the same initialisation either way
     for a, b in zip(
@@ -224,6 +259,9 @@ def _max_difference_of_last(first, second):
         ({"restart_shrink": 0.0}, "restart_shrink"),
         ({"restart_shrink": 1.5}, "restart_shrink"),
         ({"restart_noise": -0.1}, "restart_noise"),
+        ({"restart_loss_threshold": 0.0}, "restart_loss_threshold"),
+        ({"restart_loss_threshold": -1}, "restart_loss_threshold"),
+        ({"restart_loss_threshold": "auto"}, "restart_loss_threshold"),
     ],
 )
 def test_restart_parameters_are_validated(blobs, params, name):
@@ -234,7 +272,13 @@ def test_restart_parameters_are_validated(blobs, params, name):
 
 def test_resume_with_restarts_equals_an_uninterrupted_run(blobs, tmp_path):
     X, y, X_test, _ = blobs
-    params = {"restart_shrink": 0.5, "restart_noise": 0.5}
+    # a threshold no loss reaches: every restart perturbs, but only if the
+    # resumed fit knows the loss of the cycle before the interruption
+    params = {
+        "restart_shrink": 0.5,
+        "restart_noise": 0.5,
+        "restart_loss_threshold": 1e6,
+    }
 
     class Crash(Exception):
         pass
@@ -258,15 +302,23 @@ def test_resume_with_restarts_equals_an_uninterrupted_run(blobs, tmp_path):
         resumed.predict_proba(X_test), whole.predict_proba(X_test)
     )
     # and a directory with other restarts is not this run
-    with pytest.raises(ValueError, match="restart_noise differs"):
-        fast_classifier(
-            snapshot_dir=tmp_path / "cut", resume=True, restart_shrink=0.5
-        ).fit(X, y)
+    assert resumed.snapshot_perturbed_.tolist() == [False, True, True]
+    for name, value in [("restart_noise", 1.0), ("restart_loss_threshold", None)]:
+        with pytest.raises(ValueError, match=f"{name} differs"):
+            fast_classifier(
+                snapshot_dir=tmp_path / "cut", resume=True, **{**params, name: value}
+            ).fit(X, y)
 
 
 def test_warm_start_restarts_the_network_too(blobs):
     X, y, _, _ = blobs
-    params = {"restart_shrink": 0.5, "restart_noise": 0.0, "warm_start": True}
+    params = {
+        "restart_shrink": 0.5,
+        "restart_noise": 0.0,
+        # above any loss: perturbs whenever the loss of the cycle before is known
+        "restart_loss_threshold": 1e6,
+        "warm_start": True,
+    }
     estimator = fast_classifier(**params).fit(X, y)
     last = [array.copy() for array in estimator.snapshot_weights_[-1]]
     calls = []
@@ -280,5 +332,6 @@ def test_warm_start_restarts_the_network_too(blobs):
         estimator.fit(X, y)
     # the continued fit restarts before its first cycle, from the last snapshot
     assert len(calls) == estimator.n_cycles
+    assert estimator.snapshot_perturbed_.tolist() == [False] + [True] * 5
     for a, b in zip(calls[0], last, strict=True):
         np.testing.assert_array_equal(a, b)
