@@ -149,15 +149,16 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
         and perturbing sends it towards another solution while keeping half of
         what it learned. ``restart_shrink=1`` with ``restart_noise=0`` restarts
         the learning rate only, as Huang et al. (2017) do. The defaults were
-        chosen on six data sets and 20 seeds (``bench/bench_quality.py``; the
+        chosen on six data sets and 40 seeds (``bench/bench_quality.py``; the
         user guide shows the evidence). ``"fge"`` and ``"swa"`` ignore both,
         since their members must stay close.
     restart_loss_threshold : float > 0 or None, default=0.02
         A warm restart shrinks and perturbs the weights only when the mean
-        training loss of the cycle before fell below this value: when the
-        network had fitted its training rows, and a learning-rate restart
-        would not move it. A network still learning is moved by the rate and
-        is left as it is, so data it cannot fit are trained as in the paper.
+        training loss of the cycle before (its entry in ``loss_history_``, in
+        the units of the loss) fell below this value: when the network had
+        fitted its training rows, and a learning-rate restart would not move it.
+        A network still learning is moved by the rate and is left as it is, so
+        data it cannot fit are trained as in the paper.
         None: shrink and perturb at every restart. ``snapshot_perturbed_`` says
         which restarts did.
     lr_max : float, default=0.05
