@@ -25,7 +25,6 @@ from sklearn.utils.validation import (
 
 from ._members import (
     evaluate_members,
-    evaluation_from_json,
     evaluation_to_json,
     member_report,
     split_validation,
@@ -39,15 +38,8 @@ from ._network import (
 )
 from ._parallel import configure_tensorflow_threads, distribution_strategy
 from ._persistence import (
-    SnapshotDirectory,
-    SnapshotDirectoryError,
     SnapshotStore,
     SnapshotWeights,
-    architecture_of,
-    labels_from_json,
-    labels_to_json,
-    load_network,
-    versions,
 )
 from ._schedules import METHODS, CycleSchedule, method_cycle_epochs
 from ._scikeras import (
@@ -59,10 +51,16 @@ from ._scikeras import (
     routed_params,
     seeded,
 )
+from ._snapshot_dir import (
+    estimator_from_snapshot_dir,
+    ledger_record,
+    manifest_header,
+    optional_float,
+    read_snapshots,
+)
 from ._training import (
     FIT_ARGUMENTS,
     MLP_ACTIVATIONS,
-    PLAN_RESTART_DEFAULTS,
     make_optimizer,
     perturbs_at_restart,
     restart_weights,
@@ -724,7 +722,7 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
                 "method": self.method,
                 "restart_shrink": float(self.restart_shrink),
                 "restart_noise": float(self.restart_noise),
-                "restart_loss_threshold": _optional_float(self.restart_loss_threshold),
+                "restart_loss_threshold": optional_float(self.restart_loss_threshold),
                 "init_scales": init_scales,
                 "epochs": int(self.epochs),
                 "n_cycles": int(self.n_cycles),
@@ -743,7 +741,7 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
             if self.snapshot_dir is not None:
                 store = SnapshotStore.open(
                     self.snapshot_dir,
-                    self._manifest_header(network, meta, loss, encoder.classes_),
+                    manifest_header(self, network, meta, loss, encoder.classes_),
                     plan,
                     resume=self.resume,
                     overwrite=self.overwrite,
@@ -755,7 +753,7 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
                     seed = plan["seed"]
                     store.restore(network, optimizer)
                 fits = [dict(fit) for fit in store.manifest["fits"]]
-                records = [_ledger_record(r) for r in store.manifest["snapshots"]]
+                records = [ledger_record(r) for r in store.manifest["snapshots"]]
             else:
                 fits.append(plan)
             run = train_snapshots(
@@ -806,13 +804,13 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
                     }
                 )
         else:
-            records = [_ledger_record(r) for r in store.manifest["snapshots"]]
+            records = [ledger_record(r) for r in store.manifest["snapshots"]]
 
         if not self.in_memory:
             snapshot_weights = store.lazy_weights()
         elif store is not None and store.done_cycles:
             earlier = store.manifest["snapshots"][: -len(run.weights) or None]
-            snapshot_weights = _read_snapshots(store.directory, earlier, network)
+            snapshot_weights = read_snapshots(store.directory, earlier, network)
             snapshot_weights += run.weights
         else:
             snapshot_weights = (
@@ -900,49 +898,6 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
             return self.activation
         return None
 
-    def _manifest_header(self, network, meta, loss, classes):
-        """What a snapshot directory records about the fitted estimator."""
-        # A callable activation has no JSON form: the directory then describes the
-        # network by its Keras config alone, as for a custom model.
-        built_in = self.model is None and isinstance(self.activation, str)
-        estimator_params = {
-            "built_in_network": built_in,
-            "epochs": int(self.epochs),
-            "n_cycles": int(self.n_cycles),
-            "method": self.method,
-            "restart_shrink": float(self.restart_shrink),
-            "restart_noise": float(self.restart_noise),
-            "restart_loss_threshold": _optional_float(self.restart_loss_threshold),
-            "lr_max": float(self.lr_max),
-            "lr_min": float(self.lr_min),
-            "momentum": float(self.momentum),
-            "batch_size": int(self.batch_size),
-            "n_members": None if self.n_members is None else int(self.n_members),
-            "member_order": self.member_order,
-            "member_weights": self.member_weights,
-            "validation_fraction": (
-                None
-                if self.validation_fraction is None
-                else float(self.validation_fraction)
-            ),
-        }
-        if built_in:
-            estimator_params["hidden_layer_sizes"] = [
-                int(units) for units in self.hidden_layer_sizes
-            ]
-            estimator_params["activation"] = self.activation
-        feature_names = getattr(self, "feature_names_in_", None)
-        return {
-            "run_id": uuid.uuid4().hex,
-            "versions": versions(),
-            "architecture": architecture_of(network),
-            "n_features_in": int(meta["n_features_in_"]),
-            "feature_names_in": None if feature_names is None else list(feature_names),
-            "classes": labels_to_json(classes),
-            "loss": loss if isinstance(loss, str) else _loss_name(loss),
-            "estimator_params": estimator_params,
-        }
-
     def _set_history(self, fits, records):
         """Derive the history attributes from the fits' plans and the snapshots."""
         self._fits = fits
@@ -1022,88 +977,7 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
             the manifest's architecture, features or classes. The message names
             the file.
         """
-        directory = SnapshotDirectory(path)
-        manifest = directory.read_manifest()
-        records = manifest["snapshots"]
-        if not records:
-            raise SnapshotDirectoryError(
-                f"Snapshot directory {directory.path} holds no complete snapshot yet."
-            )
-        architecture = manifest.get("architecture")
-        if architecture is None:
-            raise SnapshotDirectoryError(
-                f"{directory.manifest_path} records no Keras config of the network"
-                " (a subclassed model cannot be described as data), so the"
-                " directory cannot be loaded without running code."
-            )
-        network = load_network(architecture, directory.manifest_path)
-        classes = labels_from_json(manifest["classes"])
-        n_features = int(manifest["n_features_in"])
-        _check_network_matches(network, n_features, len(classes), directory)
-
-        # directories written before the restart parameters existed restarted
-        # the learning rate only
-        estimator_params = {**PLAN_RESTART_DEFAULTS, **manifest["estimator_params"]}
-        if not estimator_params.pop("built_in_network"):
-            estimator_params["model"] = network
-        if "hidden_layer_sizes" in estimator_params:
-            estimator_params["hidden_layer_sizes"] = tuple(
-                estimator_params["hidden_layer_sizes"]
-            )
-        estimator = cls(
-            **estimator_params,
-            snapshot_dir=directory.path,
-            in_memory=in_memory,
-        )
-        encoder = ClassifierLabelEncoder(loss=manifest["loss"]).fit(classes)
-        estimator.classes_ = encoder.classes_
-        estimator.n_features_in_ = n_features
-        if manifest.get("feature_names_in") is not None:
-            estimator.feature_names_in_ = np.asarray(
-                manifest["feature_names_in"], dtype=object
-            )
-        if in_memory:
-            estimator.snapshot_weights_ = _read_snapshots(directory, records, network)
-        else:
-            estimator.snapshot_weights_ = SnapshotWeights(
-                directory, records, architecture
-            )
-            # Read the newest file now, so that weights that do not fit the
-            # architecture fail here; the others are checked when they vote.
-            directory.load_weights(network, records[-1])
-        estimator._set_history(
-            [dict(fit) for fit in manifest["fits"]],
-            [_ledger_record(record) for record in records],
-        )
-        estimator._run_id = manifest["run_id"]
-        estimator._init_scales = list(manifest["fits"][-1].get("init_scales") or [])
-        try:
-            evaluation = evaluation_from_json(
-                manifest.get("evaluation"), estimator.n_snapshots_
-            )
-        except ValueError as error:
-            raise SnapshotDirectoryError(f"{directory.manifest_path} {error}") from None
-        vars(estimator).update(evaluation)
-        estimator.averaged_weights_ = None
-        if estimator_params.get("method") == "swa":
-            if not isinstance(manifest.get("averaged"), dict):
-                raise SnapshotDirectoryError(
-                    f"{directory.manifest_path} is a method='swa' run whose fit did"
-                    " not finish: the averaged network that predicts was never"
-                    " written. Finish it with fit(..., resume=True)."
-                )
-            directory.load_weights(network, manifest["averaged"])
-            estimator.averaged_weights_ = [
-                np.array(array) for array in network.get_weights()
-            ]
-        estimator._meta = {
-            "n_features_in_": n_features,
-            **encoder.get_metadata(),
-        }
-        estimator._loss = manifest["loss"]
-        estimator._target_encoder = encoder
-        estimator._predictor = MemberPredictor(network)
-        return estimator
+        return estimator_from_snapshot_dir(cls, path, in_memory=in_memory)
 
     # -- prediction -------------------------------------------------------------
 
@@ -1458,43 +1332,3 @@ def _fingerprint(X, y_encoded, sample_weight):
             digest.update(str((array.dtype.str, array.shape)).encode())
             digest.update(array.tobytes())
     return digest.hexdigest()
-
-
-def _optional_float(value):
-    return None if value is None else float(value)
-
-
-def _ledger_record(record):
-    return {key: record[key] for key in ("epoch", "learning_rate", "loss")}
-
-
-def _loss_name(loss):
-    name = getattr(loss, "name", None) or getattr(loss, "__name__", None)
-    return str(name) if name else repr(loss)
-
-
-def _read_snapshots(directory, records, network):
-    """Each listed snapshot's weights as NumPy arrays, read through ``network``."""
-    weights = []
-    for record in records:
-        directory.load_weights(network, record)
-        weights.append([np.array(weight) for weight in network.get_weights()])
-    return weights
-
-
-def _check_network_matches(network, n_features, n_classes, directory):
-    """Refuse a manifest whose architecture contradicts its data description."""
-    inputs = getattr(network, "inputs", None)
-    width = inputs[0].shape[-1] if inputs else None
-    if width is not None and width != n_features:
-        raise SnapshotDirectoryError(
-            f"{directory.manifest_path} describes a network with {width} input"
-            f" features but records n_features_in={n_features}."
-        )
-    outputs = getattr(network, "outputs", None)
-    units = outputs[0].shape[-1] if outputs else None
-    if units is not None and units not in (n_classes, 1 if n_classes == 2 else -1):
-        raise SnapshotDirectoryError(
-            f"{directory.manifest_path} describes a network with {units} output"
-            f" units but records {n_classes} classes."
-        )
