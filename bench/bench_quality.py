@@ -33,15 +33,17 @@ stratified halves with ``random_state=seed``, so the split changes with the seed
 The report gives, per data set, the mean and standard deviation over seeds of
 each method's accuracy and log-loss; the paired difference ensemble - single
 with a two-sided Wilcoxon signed-rank test; the log-loss gain of the M
-independent networks over the single one and the share of it the ensemble
-recovers; then the acceptance checks, with PASS or FAIL. ``--raw`` saves every
-run's numbers as JSON, for other tables later.
+independent networks over the single one, and over one independent network, and
+the share of each the ensemble recovers; then the acceptance checks, with PASS or
+FAIL. ``--raw`` saves every run's numbers as JSON, for other tables later.
 
-Run it from the repository root (about seven minutes on two CPU cores with the
+Run it from the repository root (about eight minutes on two CPU cores with the
 library's defaults and 20 seeds, most of it on digits; ``--seeds 0 1 2`` about
-one)::
+one); ``--report-from`` rebuilds the report from a ``--raw`` file without
+fitting anything::
 
     python bench/bench_quality.py --output quality.md --raw quality.json
+    python bench/bench_quality.py --report-from quality.json
     python bench/bench_quality.py --seeds 0 1 --datasets wine moons \\
         --params '{"epochs": 20, "n_cycles": 2}'
 """
