@@ -90,8 +90,10 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseEstimator):
     follows ``n_cycles`` cycles of cosine annealing with warm restarts, updated at
     every mini-batch. At the end of each cycle the network sits in a minimum and its
     weights are kept as a snapshot; the restart to ``lr_max`` pushes it towards
-    another one. Predictions average the class probabilities of the chosen
-    snapshots (soft voting).
+    another one, and, once the network fits its training rows so closely that
+    the rate alone would not move it, also shrinks and perturbs its weights
+    (``restart_loss_threshold``). Predictions average the class probabilities of
+    the chosen snapshots (soft voting).
 
     Parameters
     ----------
