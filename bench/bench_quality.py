@@ -275,6 +275,20 @@ def mean_std(numbers, digits):
     return f"{np.mean(numbers):.{digits}f} ± {np.std(numbers, ddof=1):.{digits}f}"
 
 
+def gains(baseline_ll, independent_ll, ensemble_ll):
+    """Mean log-loss gains over ``baseline_ll`` of the independent networks and
+    of the ensemble, and the share of the first the second recovers.
+
+    A share of the mean gains, not a mean of per-run shares (which blow up where
+    a run's independent gain is near zero); None where the independent networks
+    do not beat the baseline.
+    """
+    independent_gain = float(np.mean(baseline_ll - independent_ll))
+    ensemble_gain = float(np.mean(baseline_ll - ensemble_ll))
+    recovered = ensemble_gain / independent_gain if independent_gain > 0 else None
+    return independent_gain, ensemble_gain, recovered
+
+
 def summarise(runs):
     """Paired comparisons of one data set's runs."""
     single_ll = values(runs, "single", "log_loss")
@@ -285,16 +299,14 @@ def summarise(runs):
         runs, "single", "accuracy"
     )
     log_loss_diff = ensemble_ll - single_ll
-    independent_gain = float(np.mean(single_ll - independent_ll))
-    ensemble_gain = float(np.mean(single_ll - ensemble_ll))
-    # a share of the mean gains (not a mean of per-run shares, which blow up
-    # where a run's independent gain is near zero); only where there is a gain
-    recovered = ensemble_gain / independent_gain if independent_gain > 0 else None
+    independent_gain, ensemble_gain, recovered = gains(
+        single_ll, independent_ll, ensemble_ll
+    )
     # the same against one network trained alone on the whole budget: restarts
     # that make the run's own final network worse cannot inflate this one
-    one_gain = float(np.mean(one_ll - independent_ll))
-    ensemble_one_gain = float(np.mean(one_ll - ensemble_ll))
-    recovered_one = ensemble_one_gain / one_gain if one_gain > 0 else None
+    one_gain, ensemble_one_gain, recovered_one = gains(
+        one_ll, independent_ll, ensemble_ll
+    )
     return {
         "runs": len(runs),
         "accuracy_points": 100 * float(np.mean(accuracy_diff)),
