@@ -21,6 +21,7 @@ _PUBLIC_NAMES = {
     "EnsembleSizeDisplay": "._plotting",
     "LearningRateDisplay": "._plotting",
     "SnapshotEnsembleClassifier": "._classifier",
+    "SnapshotEnsembleRegressor": "._regressor",
     "build_mlp": "._network",
     "cycle_epochs": "._schedules",
     "cyclic_cosine_annealing": "._schedules",

@@ -12,31 +12,38 @@ from sklearn.model_selection import train_test_split
 __all__ = [
     "EVALUATION_ATTRIBUTES",
     "MemberEvaluation",
+    "RegressionMemberEvaluation",
     "disagreement_matrix",
     "evaluate_members",
     "evaluation_from_json",
     "evaluation_to_json",
+    "fit_regression_voting_weights",
     "fit_voting_weights",
     "member_report",
     "split_validation",
 ]
 
 
-def split_validation(X, y, sample_weight, fraction, seed):
-    """Stratified split into training and held-out rows, as MLPClassifier does.
+def split_validation(X, y, sample_weight, fraction, seed, stratify=True):
+    """Split into training and held-out rows, as MLPClassifier and MLPRegressor do.
 
+    Stratified by ``y`` (a classifier's labels) unless ``stratify`` is False.
     Returns ``(X_train, y_train, sw_train), (X_val, y_val, sw_val)``; the sample
     weights are None when ``sample_weight`` is.
     """
     arrays = [X, y] if sample_weight is None else [X, y, sample_weight]
+    kind = "a stratified" if stratify else "a"
     try:
         parts = train_test_split(
-            *arrays, test_size=fraction, stratify=y, random_state=seed
+            *arrays,
+            test_size=fraction,
+            stratify=y if stratify else None,
+            random_state=seed,
         )
     except ValueError as error:
         raise ValueError(
-            "validation_fraction could not hold out a stratified share of the"
-            f" training rows (validation_fraction={fraction}, {len(y)} rows): {error}"
+            f"validation_fraction could not hold out {kind} share of the training"
+            f" rows (validation_fraction={fraction}, {len(y)} rows): {error}"
         ) from error
     train, held_out = parts[0::2], parts[1::2]
     if sample_weight is None:
@@ -117,13 +124,76 @@ def fit_voting_weights(true_class, sample_weight=None, max_iter=1000, tol=1e-10)
     return weights
 
 
+def fit_regression_voting_weights(predictions, targets, sample_weight=None):
+    """Non-negative weights summing to one that minimise the weighted mean's
+    squared error.
+
+    The squared error of a weighted mean of predictions is a convex quadratic in
+    the weights; its minimum over the simplex is found by sequential least
+    squares (SciPy's SLSQP) from uniform weights.
+
+    Parameters
+    ----------
+    predictions : ndarray of shape (n_members, n_samples, n_outputs)
+        Each member's predictions of the held-out rows.
+    targets : ndarray of shape (n_samples, n_outputs)
+        The held-out rows' targets.
+    sample_weight : ndarray of shape (n_samples,) or None
+        Weights of the rows in the loss.
+
+    Returns
+    -------
+    weights : ndarray of shape (n_members,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> targets = np.array([[1.0], [2.0], [3.0]])
+    >>> predictions = np.stack([targets, targets + 1.0])
+    >>> fit_regression_voting_weights(predictions, targets).round(3).tolist()
+    [1.0, 0.0]
+    """
+    from scipy.optimize import minimize
+
+    predictions = np.asarray(predictions, dtype=float)
+    n_members = predictions.shape[0]
+    row_weight = (
+        np.ones(predictions.shape[1])
+        if sample_weight is None
+        else np.asarray(sample_weight, dtype=float)
+    )
+    row_weight = np.sqrt(row_weight / row_weight.sum())
+    # one column per member: its residual-free predictions, rows weighted
+    design = (predictions * row_weight[None, :, None]).reshape(n_members, -1).T
+    target = (np.asarray(targets, dtype=float) * row_weight[:, None]).reshape(-1)
+    gram, moment = design.T @ design, design.T @ target
+
+    def loss(weights):
+        return weights @ gram @ weights - 2 * moment @ weights
+
+    def gradient(weights):
+        return 2 * (gram @ weights - moment)
+
+    result = minimize(
+        loss,
+        np.full(n_members, 1.0 / n_members),
+        jac=gradient,
+        method="SLSQP",
+        bounds=[(0.0, 1.0)] * n_members,
+        constraints=[{"type": "eq", "fun": lambda weights: weights.sum() - 1.0}],
+        options={"ftol": 1e-12, "maxiter": 500},
+    )
+    weights = np.clip(result.x, 0.0, None)
+    return weights / weights.sum()
+
+
 def _clipped(probabilities):
     # as sklearn's log_loss does, so that a confident wrong member stays finite
     return np.clip(probabilities, np.finfo(np.float64).eps, None)
 
 
 class MemberEvaluation:
-    """Each member's loss and the members' disagreement on a set of rows.
+    """Each classifier member's loss and the members' disagreement on some rows.
 
     Members are added one at a time (``add``), keeping only each one's
     probability of the true class and its predicted class: a few bytes a row,
@@ -166,6 +236,67 @@ class MemberEvaluation:
         return fit_voting_weights(np.stack(self.true_class), self.sample_weight)
 
 
+class RegressionMemberEvaluation:
+    """Each regressor member's squared error and the members' spread on some rows.
+
+    Parameters
+    ----------
+    targets : ndarray of shape (n_samples, n_outputs)
+        The rows' targets, in the network's units.
+    sample_weight : ndarray of shape (n_samples,) or None
+        Weights of the rows.
+    scale : ndarray of shape (n_outputs,)
+        What one network unit is in units of y (``y_scale_``): the losses are
+        reported in units of y.
+    """
+
+    def __init__(self, targets, sample_weight=None, scale=1.0):
+        self.targets = np.asarray(targets, dtype=float)
+        self.sample_weight = sample_weight
+        self.scale = np.asarray(scale, dtype=float)
+        self.predictions = []
+
+    def add(self, output):
+        """Record one member from its output, (n_samples, n_outputs)."""
+        self.predictions.append(np.asarray(output, dtype=float))
+
+    def losses(self):
+        """Mean squared error of each member alone, in units of y."""
+        return np.array(
+            [
+                np.average(
+                    np.mean(((p - self.targets) * self.scale) ** 2, axis=1),
+                    weights=self.sample_weight,
+                )
+                for p in self.predictions
+            ]
+        )
+
+    def disagreement(self):
+        """Root-mean-square difference between two members' predictions, in
+        units of the standard deviation of the rows' targets."""
+        spread = self.targets.std(axis=0)
+        spread[spread == 0] = 1.0
+        n_members = len(self.predictions)
+        disagreement = np.zeros((n_members, n_members))
+        for first in range(n_members):
+            for second in range(first + 1, n_members):
+                difference = (self.predictions[first] - self.predictions[second]) / (
+                    spread
+                )
+                share = np.sqrt(np.mean(difference**2))
+                disagreement[first, second] = disagreement[second, first] = share
+        return disagreement
+
+    def voting_weights(self):
+        """Voting weights that minimise the squared error of the members' mean."""
+        return fit_regression_voting_weights(
+            np.stack(self.predictions) * self.scale,
+            self.targets * self.scale,
+            self.sample_weight,
+        )
+
+
 #: The evaluation's fitted attributes, and their keys in a snapshot directory.
 EVALUATION_ATTRIBUTES = {
     "snapshot_train_loss_": "train_loss",
@@ -175,10 +306,13 @@ EVALUATION_ATTRIBUTES = {
 }
 
 
-def evaluate_members(snapshot_probas, classes, train, held_out):
+def evaluate_members(snapshot_outputs, new_evaluation, train, held_out):
     """The evaluation attributes of a fitted ensemble, by name.
 
-    ``snapshot_probas(X)`` yields every snapshot's probabilities on ``X``;
+    ``snapshot_outputs(X)`` yields every snapshot's output on ``X`` (a
+    classifier's probabilities, a regressor's values in the network's units);
+    ``new_evaluation(y, sample_weight)`` makes the task's evaluation
+    (:class:`MemberEvaluation` or :class:`RegressionMemberEvaluation`);
     ``train`` and ``held_out`` are ``(X, y, sample_weight)`` (``held_out`` may be
     None). Without held-out rows the disagreement is measured on the training
     rows and there are no validation losses or voting weights.
@@ -189,9 +323,9 @@ def evaluate_members(snapshot_probas, classes, train, held_out):
             evaluations.append(None)
             continue
         X, y, sample_weight = rows
-        evaluation = MemberEvaluation(np.searchsorted(classes, y), sample_weight)
-        for proba in snapshot_probas(X):
-            evaluation.add(proba)
+        evaluation = new_evaluation(y, sample_weight)
+        for output in snapshot_outputs(X):
+            evaluation.add(output)
         evaluations.append(evaluation)
     on_train, on_held_out = evaluations
     return {

@@ -12,11 +12,13 @@ _PREDICT_BATCH_ROWS = 16384
 
 
 def build_mlp(hidden_layer_sizes=(50,), activation="relu", meta=None):
-    """Multi-layer perceptron with a softmax output, one unit per class.
+    """Multi-layer perceptron: a softmax over the classes, or a linear output.
 
-    This is the network ``SnapshotEnsembleClassifier`` builds when ``model=None``;
-    it follows the scikeras builder convention, reading the input width and the
-    number of classes from ``meta``.
+    This is the network the estimators build when ``model=None``; it follows the
+    scikeras builder convention, reading the input width and the output from
+    ``meta``: one softmax unit per class when it holds ``n_classes_``
+    (``SnapshotEnsembleClassifier``), otherwise one linear unit per target column,
+    ``n_outputs_`` (``SnapshotEnsembleRegressor``).
 
     Parameters
     ----------
@@ -25,7 +27,8 @@ def build_mlp(hidden_layer_sizes=(50,), activation="relu", meta=None):
     activation : str, default="relu"
         Keras activation of the hidden layers.
     meta : dict
-        Fitted metadata; ``n_features_in_`` and ``n_classes_`` are used.
+        Fitted metadata; ``n_features_in_`` and ``n_classes_`` or ``n_outputs_``
+        are used.
 
     Returns
     -------
@@ -36,12 +39,15 @@ def build_mlp(hidden_layer_sizes=(50,), activation="relu", meta=None):
     layers += [
         keras.layers.Dense(units, activation=activation) for units in hidden_layer_sizes
     ]
-    layers.append(keras.layers.Dense(meta["n_classes_"], activation="softmax"))
+    if "n_classes_" in meta:
+        layers.append(keras.layers.Dense(meta["n_classes_"], activation="softmax"))
+    else:
+        layers.append(keras.layers.Dense(meta["n_outputs_"], activation="linear"))
     return keras.Sequential(layers, name="snapshot_mlp")
 
 
 class MemberPredictor:
-    """Class probabilities of ensemble members through one traced forward pass.
+    """Outputs of ensemble members through one traced forward pass.
 
     A member is loaded by assigning its weights to the network's variables, which
     leaves the traced function valid: no member or call pays for
@@ -57,20 +63,17 @@ class MemberPredictor:
             input_signature=[tf.TensorSpec([None, n_features], tf.float32)],
         )
 
-    def predict_proba(self, X):
-        """Probabilities of the network's current weights on float32 ``X``."""
+    def predict(self, X):
+        """The network's output for its current weights on float32 ``X``.
+
+        In float64, of shape (n_samples, n_units).
+        """
         chunks = [
             self._forward(tf.constant(X[start : start + _PREDICT_BATCH_ROWS])).numpy()
             for start in range(0, X.shape[0], _PREDICT_BATCH_ROWS)
         ]
-        proba = np.concatenate(chunks).astype(np.float64, copy=False)
-        if proba.ndim == 1 or proba.shape[1] == 1:
-            # a single sigmoid unit gives P(second class)
-            positive = proba.reshape(-1)
-            proba = np.column_stack([1.0 - positive, positive])
-        # float32 softmax rows sum to one only within ~1e-7; renormalise in float64
-        # so that the averaged probabilities are proper distributions.
-        return proba / proba.sum(axis=1, keepdims=True)
+        output = np.concatenate(chunks).astype(np.float64, copy=False)
+        return output.reshape(output.shape[0], -1)
 
 
 def _relu(values):
@@ -98,22 +101,25 @@ class MLPForward:
     """The built-in MLP's ensemble forward pass in NumPy, without framework calls.
 
     Rows go through in blocks; within a block each member's layers are plain
-    float32 matrix products on its own weight arrays, and the members'
-    probabilities are summed in float64. Stacking the members' weights along a new
+    float32 matrix products on its own weight arrays, and the members' outputs
+    (a softmax's probabilities, or a linear layer's values) are summed in
+    float64. Stacking the members' weights along a new
     axis for batched products measured no faster on 1,000 rows, slower on
     1,000,000, and copies the whole ensemble at every call. A member's
     probabilities do not depend on which other members vote, so staged results
     equal ``n_members=k`` exactly. Supports the networks :func:`build_mlp` makes
-    with the activations in ``SUPPORTED_ACTIVATIONS``.
+    with the activations in ``SUPPORTED_ACTIVATIONS``; ``softmax`` says whether
+    the output layer is a softmax (a classifier's) or linear (a regressor's).
     """
 
     SUPPORTED_ACTIVATIONS = frozenset(_NUMPY_ACTIVATIONS)
 
-    def __init__(self, activation):
+    def __init__(self, activation, softmax=True):
         self.activation = _NUMPY_ACTIVATIONS[activation]
+        self.softmax = softmax
 
-    def member_proba(self, weights, X):
-        """One member's probabilities on float32 ``X``, in float64."""
+    def member_output(self, weights, X):
+        """One member's output on float32 ``X``, in float64."""
         hidden = X
         n_layers = len(weights) // 2
         for layer in range(n_layers):
@@ -121,30 +127,32 @@ class MLPForward:
             hidden += weights[2 * layer + 1]
             if layer < n_layers - 1:
                 hidden = self.activation(hidden)
+        if not self.softmax:
+            return hidden.astype(np.float64)
         hidden -= hidden.max(axis=-1, keepdims=True)
         np.exp(hidden, out=hidden)
         proba = hidden.astype(np.float64)
         return proba / proba.sum(axis=-1, keepdims=True)
 
-    def mean_proba(self, members, X, vote_weights=None):
-        """Mean probabilities of ``members`` (weight lists) on float32 ``X``.
+    def mean_output(self, members, X, vote_weights=None):
+        """Mean output of ``members`` (weight lists) on float32 ``X``.
 
         With ``vote_weights`` (one non-negative number per member), the weighted
         mean: ``sum(w_m p_m) / sum(w_m)``.
         """
-        n_classes = members[0][-1].shape[-1]
+        n_units = members[0][-1].shape[-1]
         widest = max(array.shape[-1] for array in members[0])
         block = max(1, _BLOCK_VALUES // widest)
-        mean = np.empty((X.shape[0], n_classes))
+        mean = np.empty((X.shape[0], n_units))
         for start in range(0, X.shape[0], block):
             rows = X[start : start + block]
             total = None
             for index, weights in enumerate(members):
-                proba = self.member_proba(weights, rows)
+                output = self.member_output(weights, rows)
                 if vote_weights is not None:
-                    proba = vote_weights[index] * proba
-                total = proba if total is None else total + proba
-            # a sequential sum, as staged_predict_proba's running one
+                    output = vote_weights[index] * output
+                total = output if total is None else total + output
+            # a sequential sum, as the staged predictions' running one
             divisor = len(members) if vote_weights is None else sum(vote_weights)
             mean[start : start + block] = total / divisor
         return mean

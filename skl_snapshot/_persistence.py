@@ -467,7 +467,16 @@ _PLAN_KEYS_TO_MATCH = (
 )
 # The architecture last: it also encodes n_features_in and the number of classes,
 # which make clearer messages.
-_HEADER_KEYS_TO_MATCH = ("n_features_in", "classes", "loss", "architecture")
+_HEADER_KEYS_TO_MATCH = (
+    "task",
+    "n_features_in",
+    "classes",
+    "target",
+    "loss",
+    "architecture",
+)
+# What a manifest from before a header key existed meant by its absence.
+_HEADER_DEFAULTS = {"task": "classification"}
 
 
 class SnapshotStore:
@@ -574,7 +583,9 @@ class SnapshotStore:
 
 def _first_mismatch(manifest, header, plan):
     for key in _HEADER_KEYS_TO_MATCH:
-        if _without_names(manifest.get(key)) != _without_names(header.get(key)):
+        default = _HEADER_DEFAULTS.get(key)
+        there = _without_names(manifest.get(key, default))
+        if there != _without_names(header.get(key, default)):
             if key == "architecture":
                 return "the network's architecture differs"
             return (
@@ -630,7 +641,7 @@ _MANIFEST_FIELDS = {
     "run_id": str,
     "architecture": (dict, type(None)),
     "n_features_in": int,
-    "classes": dict,
+    "classes": (dict, type(None)),
     "loss": str,
     "estimator_params": dict,
     "fits": list,
@@ -657,7 +668,10 @@ def _schema_problem(manifest):
     if problem:
         return problem
     classes = manifest["classes"]
-    if not isinstance(classes.get("dtype"), str) or not isinstance(
+    if classes is None:
+        if manifest.get("task", "classification") == "classification":
+            return "a classifier's manifest needs its classes"
+    elif not isinstance(classes.get("dtype"), str) or not isinstance(
         classes.get("values"), list
     ):
         return "classes needs a 'dtype' string and a 'values' list"

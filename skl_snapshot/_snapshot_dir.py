@@ -1,9 +1,10 @@
 """The estimator's side of a snapshot directory.
 
 :mod:`._persistence` writes and reads the files; this module says what the
-manifest records about a :class:`~skl_snapshot.SnapshotEnsembleClassifier`
-(:func:`manifest_header`) and rebuilds a fitted estimator from a directory
-(:func:`estimator_from_snapshot_dir`, behind ``from_snapshot_dir``).
+manifest records about a snapshot ensemble, classifier or regressor
+(:func:`manifest_header`, with the estimator's ``_target_record``), and rebuilds
+a fitted estimator from a directory (:func:`estimator_from_snapshot_dir`, behind
+``from_snapshot_dir``), refusing the other task's directories.
 """
 
 import uuid
@@ -11,78 +12,105 @@ import uuid
 import numpy as np
 
 from ._members import evaluation_from_json
-from ._network import MemberPredictor
 from ._persistence import (
     SnapshotDirectory,
     SnapshotDirectoryError,
     SnapshotWeights,
     architecture_of,
-    labels_from_json,
-    labels_to_json,
     load_network,
     versions,
 )
-from ._scikeras import ClassifierLabelEncoder
 from ._training import PLAN_RESTART_DEFAULTS
 
 __all__ = [
+    "TASKS",
     "estimator_from_snapshot_dir",
     "ledger_record",
     "manifest_header",
+    "manifest_task",
     "optional_float",
     "read_snapshots",
 ]
 
 
-def manifest_header(estimator, network, meta, loss, classes):
-    """What a snapshot directory records about ``estimator``, being fitted."""
+#: Parameters a manifest does not record: the network itself (recorded as its
+#: Keras config) and how a fit runs rather than what it computes.
+_UNRECORDED_PARAMETERS = frozenset(
+    {
+        "model",
+        "snapshot_dir",
+        "in_memory",
+        "resume",
+        "overwrite",
+        "warm_start",
+        "random_state",
+        "verbose",
+    }
+)
+
+#: The tasks of the estimators; a manifest from before the regressor has none.
+TASKS = ("classification", "regression")
+
+
+def manifest_header(estimator, network, meta, loss):
+    """What a snapshot directory records about ``estimator``, being fitted.
+
+    The estimator's parameters come from ``get_params``: those of
+    :data:`_UNRECORDED_PARAMETERS` and any value without a JSON form (a
+    callable, a Keras object) are left out. The target's description is the
+    estimator's ``_target_record``.
+    """
     # A callable activation has no JSON form: the directory then describes the
     # network by its Keras config alone, as for a custom model.
     built_in = estimator.model is None and isinstance(estimator.activation, str)
-    estimator_params = {
-        "built_in_network": built_in,
-        "epochs": int(estimator.epochs),
-        "n_cycles": int(estimator.n_cycles),
-        "method": estimator.method,
-        "restart_shrink": float(estimator.restart_shrink),
-        "restart_noise": float(estimator.restart_noise),
-        "restart_loss_threshold": optional_float(estimator.restart_loss_threshold),
-        "lr_max": float(estimator.lr_max),
-        "lr_min": float(estimator.lr_min),
-        "momentum": float(estimator.momentum),
-        "batch_size": int(estimator.batch_size),
-        "n_members": None if estimator.n_members is None else int(estimator.n_members),
-        "member_order": estimator.member_order,
-        "member_weights": estimator.member_weights,
-        "validation_fraction": (
-            None
-            if estimator.validation_fraction is None
-            else float(estimator.validation_fraction)
-        ),
-    }
-    if built_in:
-        estimator_params["hidden_layer_sizes"] = [
-            int(units) for units in estimator.hidden_layer_sizes
-        ]
-        estimator_params["activation"] = estimator.activation
+    estimator_params = {"built_in_network": built_in}
+    for name, value in estimator.get_params(deep=False).items():
+        if name in _UNRECORDED_PARAMETERS:
+            continue
+        if name in ("hidden_layer_sizes", "activation") and not built_in:
+            continue
+        value = _json_value(value)
+        if value is not _NO_JSON:
+            estimator_params[name] = value
     feature_names = getattr(estimator, "feature_names_in_", None)
     return {
         "run_id": uuid.uuid4().hex,
         "versions": versions(),
+        "task": estimator._task,
         "architecture": architecture_of(network),
         "n_features_in": int(meta["n_features_in_"]),
         "feature_names_in": None if feature_names is None else list(feature_names),
-        "classes": labels_to_json(classes),
         "loss": loss if isinstance(loss, str) else _loss_name(loss),
         "estimator_params": estimator_params,
     }
 
 
+_NO_JSON = object()
+
+
+def _json_value(value):
+    """``value`` as JSON data (NumPy scalars and tuples converted), or _NO_JSON."""
+    if isinstance(value, tuple | list | np.ndarray):
+        items = [_json_value(item) for item in value]
+        return _NO_JSON if any(item is _NO_JSON for item in items) else items
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return _NO_JSON
+
+
+def manifest_task(manifest):
+    """The task a manifest records; directories from before it are classifiers'."""
+    return manifest.get("task", "classification")
+
+
 def estimator_from_snapshot_dir(cls, path, *, in_memory=True):
     """A fitted ``cls`` from the snapshot directory ``path``; see
-    ``SnapshotEnsembleClassifier.from_snapshot_dir``."""
+    ``BaseSnapshotEnsemble.from_snapshot_dir``."""
     directory = SnapshotDirectory(path)
     manifest = directory.read_manifest()
+    _check_task(cls, manifest, directory)
     records = manifest["snapshots"]
     if not records:
         raise SnapshotDirectoryError(
@@ -96,71 +124,102 @@ def estimator_from_snapshot_dir(cls, path, *, in_memory=True):
             " directory cannot be loaded without running code."
         )
     network = load_network(architecture, directory.manifest_path)
-    classes = labels_from_json(manifest["classes"])
+    target = cls._target_from_manifest(manifest, directory.manifest_path)
     n_features = int(manifest["n_features_in"])
-    _check_network_matches(network, n_features, len(classes), directory)
-
-    # directories written before the restart parameters existed restarted
-    # the learning rate only
-    estimator_params = {**PLAN_RESTART_DEFAULTS, **manifest["estimator_params"]}
-    if not estimator_params.pop("built_in_network"):
-        estimator_params["model"] = network
-    if "hidden_layer_sizes" in estimator_params:
-        estimator_params["hidden_layer_sizes"] = tuple(
-            estimator_params["hidden_layer_sizes"]
-        )
-    estimator = cls(
-        **estimator_params,
-        snapshot_dir=directory.path,
-        in_memory=in_memory,
-    )
-    encoder = ClassifierLabelEncoder(loss=manifest["loss"]).fit(classes)
-    estimator.classes_ = encoder.classes_
+    _check_network_matches(network, n_features, target, directory)
+    estimator = _estimator_of(cls, manifest, network, directory, in_memory)
     estimator.n_features_in_ = n_features
     if manifest.get("feature_names_in") is not None:
         estimator.feature_names_in_ = np.asarray(
             manifest["feature_names_in"], dtype=object
         )
-    if in_memory:
-        estimator.snapshot_weights_ = read_snapshots(directory, records, network)
-    else:
-        estimator.snapshot_weights_ = SnapshotWeights(directory, records, architecture)
-        # Read the newest file now, so that weights that do not fit the
-        # architecture fail here; the others are checked when they vote.
-        directory.load_weights(network, records[-1])
-    estimator._set_history(
-        [dict(fit) for fit in manifest["fits"]],
-        [ledger_record(record) for record in records],
+    estimator._set_fitted_state(
+        target=target,
+        meta={"n_features_in_": n_features, **target.get_metadata()},
+        loss=manifest["loss"],
+        network=network,
+        snapshot_weights=_snapshot_weights(
+            directory, records, network, architecture, in_memory
+        ),
+        fits=[dict(fit) for fit in manifest["fits"]],
+        records=[ledger_record(record) for record in records],
+        run_id=manifest["run_id"],
+        init_scales=manifest["fits"][-1].get("init_scales"),
+        averaged_weights=_averaged_weights(estimator, manifest, directory, network),
+        evaluation=_evaluation(manifest, len(records), directory),
     )
-    estimator._run_id = manifest["run_id"]
-    estimator._init_scales = list(manifest["fits"][-1].get("init_scales") or [])
-    try:
-        evaluation = evaluation_from_json(
-            manifest.get("evaluation"), estimator.n_snapshots_
+    return estimator
+
+
+def _check_task(cls, manifest, directory):
+    task = manifest_task(manifest)
+    if task not in TASKS:
+        raise SnapshotDirectoryError(
+            f"{directory.manifest_path} records an unknown task {task!r}; this"
+            f" skl_snapshot knows {', '.join(TASKS)}."
         )
+    if task != cls._task:
+        raise SnapshotDirectoryError(
+            f"{directory.manifest_path} holds a {task} ensemble, which"
+            f" {cls.__name__} cannot load: load it with the {task} estimator"
+            " (SnapshotEnsembleClassifier or SnapshotEnsembleRegressor)."
+        )
+
+
+def _estimator_of(cls, manifest, network, directory, in_memory):
+    """An unfitted ``cls`` with the manifest's parameters, checked as ``fit``
+    checks them: a manifest is data from disk, never trusted."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    # directories written before the restart parameters existed restarted
+    # the learning rate only
+    recorded = {**PLAN_RESTART_DEFAULTS, **manifest["estimator_params"]}
+    built_in = recorded.pop("built_in_network", True)
+    named = set(cls._named_parameters()) - _UNRECORDED_PARAMETERS
+    params = {name: value for name, value in recorded.items() if name in named}
+    if not built_in:
+        params["model"] = network
+    if isinstance(params.get("hidden_layer_sizes"), list):
+        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    estimator = cls(**params, snapshot_dir=directory.path, in_memory=in_memory)
+    try:
+        estimator._validate_params()
+        estimator._check_network_and_budget()
+    except (InvalidParameterError, ValueError) as error:
+        raise SnapshotDirectoryError(
+            f"{directory.manifest_path} records estimator parameters that are not"
+            f" valid: {error}"
+        ) from None
+    return estimator
+
+
+def _snapshot_weights(directory, records, network, architecture, in_memory):
+    if in_memory:
+        return read_snapshots(directory, records, network)
+    # Read the newest file now, so that weights that do not fit the
+    # architecture fail here; the others are checked when they vote.
+    directory.load_weights(network, records[-1])
+    return SnapshotWeights(directory, records, architecture)
+
+
+def _averaged_weights(estimator, manifest, directory, network):
+    if estimator.method != "swa":
+        return None
+    if not isinstance(manifest.get("averaged"), dict):
+        raise SnapshotDirectoryError(
+            f"{directory.manifest_path} is a method='swa' run whose fit did"
+            " not finish: the averaged network that predicts was never"
+            " written. Finish it with fit(..., resume=True)."
+        )
+    directory.load_weights(network, manifest["averaged"])
+    return [np.array(array) for array in network.get_weights()]
+
+
+def _evaluation(manifest, n_snapshots, directory):
+    try:
+        return evaluation_from_json(manifest.get("evaluation"), n_snapshots)
     except ValueError as error:
         raise SnapshotDirectoryError(f"{directory.manifest_path} {error}") from None
-    vars(estimator).update(evaluation)
-    estimator.averaged_weights_ = None
-    if estimator_params.get("method") == "swa":
-        if not isinstance(manifest.get("averaged"), dict):
-            raise SnapshotDirectoryError(
-                f"{directory.manifest_path} is a method='swa' run whose fit did"
-                " not finish: the averaged network that predicts was never"
-                " written. Finish it with fit(..., resume=True)."
-            )
-        directory.load_weights(network, manifest["averaged"])
-        estimator.averaged_weights_ = [
-            np.array(array) for array in network.get_weights()
-        ]
-    estimator._meta = {
-        "n_features_in_": n_features,
-        **encoder.get_metadata(),
-    }
-    estimator._loss = manifest["loss"]
-    estimator._target_encoder = encoder
-    estimator._predictor = MemberPredictor(network)
-    return estimator
 
 
 def optional_float(value):
@@ -186,7 +245,7 @@ def read_snapshots(directory, records, network):
     return weights
 
 
-def _check_network_matches(network, n_features, n_classes, directory):
+def _check_network_matches(network, n_features, target, directory):
     """Refuse a manifest whose architecture contradicts its data description."""
     inputs = getattr(network, "inputs", None)
     width = inputs[0].shape[-1] if inputs else None
@@ -197,8 +256,9 @@ def _check_network_matches(network, n_features, n_classes, directory):
         )
     outputs = getattr(network, "outputs", None)
     units = outputs[0].shape[-1] if outputs else None
-    if units is not None and units not in (n_classes, 1 if n_classes == 2 else -1):
+    accepted = target.output_units()
+    if units is not None and units not in accepted:
         raise SnapshotDirectoryError(
             f"{directory.manifest_path} describes a network with {units} output"
-            f" units but records {n_classes} classes."
+            f" units but records {target.description()}."
         )

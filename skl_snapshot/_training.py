@@ -44,6 +44,10 @@ FIT_ARGUMENTS = frozenset({"callbacks"})
 #: training function supports (see :func:`_shared_mlp_run`).
 MLP_ACTIVATIONS = frozenset({"relu", "tanh", "sigmoid", "linear"})
 
+#: Losses the shared compiled training function computes, by their Keras names:
+#: a classifier's softmax cross-entropy, a regressor's squared error.
+MLP_LOSSES = frozenset({"sparse_categorical_crossentropy", "mean_squared_error"})
+
 
 class _RetracingFilter(logging.Filter):
     def filter(self, record):
@@ -176,8 +180,19 @@ def _cycle_function(network, optimizer, tensors, batch_size, strategy=None):
     return run
 
 
-def _trace_mlp_cycle_function(activation, n_layers, weighted, with_momentum):
+def _trace_mlp_cycle_function(activation, n_layers, weighted, with_momentum, loss):
     activation_function = keras.activations.get(activation)
+
+    def row_losses(outputs, targets):
+        if loss == "mean_squared_error":
+            # Keras' MeanSquaredError: the mean over the output columns
+            return tf.reduce_mean(tf.square(outputs - targets), axis=-1)
+        labels = tf.cast(targets, tf.int64)
+        if labels.shape.rank == 2:
+            labels = tf.squeeze(labels, axis=-1)
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=labels, logits=outputs
+        )
 
     def logits_of(weights, x):
         hidden = x
@@ -195,13 +210,8 @@ def _trace_mlp_cycle_function(activation, n_layers, weighted, with_momentum):
 
     def train_step(weights, momentums, data, indices, rate, momentum):
         batch = [tf.gather(tensor, indices) for tensor in data]
-        x, labels = batch[0], tf.cast(batch[1], tf.int64)
-        if labels.shape.rank == 2:
-            labels = tf.squeeze(labels, axis=-1)
         with tf.GradientTape() as tape:
-            losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
-                labels=labels, logits=logits_of(weights, x)
-            )
+            losses = row_losses(logits_of(weights, batch[0]), batch[1])
             if weighted:
                 losses = losses * batch[2]
             rows = tf.cast(tf.size(losses), losses.dtype)
@@ -339,7 +349,9 @@ def restart_weights(network, scales, shrink, noise, seed):
         variable.assign(restarted.astype(value.dtype))
 
 
-def _shared_mlp_run(network, optimizer, schedule, tensors, batch_size, activation):
+def _shared_mlp_run(
+    network, optimizer, schedule, tensors, batch_size, activation, loss
+):
     """``run(first_epoch, n_epochs, seed)`` for the built-in network, shared.
 
     :func:`_cycle_function` traces a new function for every network, which costs
@@ -350,9 +362,10 @@ def _shared_mlp_run(network, optimizer, schedule, tensors, batch_size, activatio
     serves every fit of the same architecture in the process, whatever the number
     of rows, cycles or the hyper-parameters: the folds of a cross-validation, the
     candidates of a grid search, the members of a comparison. The operations are
-    those Keras runs for that network, its sparse categorical cross-entropy and
+    those Keras runs for that network, its ``loss`` (one of ``MLP_LOSSES``) and
     its SGD: a ``Dense`` layer's ``matmul`` and ``add``, the cross-entropy from the
-    softmax's logits, ``m = m * momentum - gradient * rate`` then
+    softmax's logits or the squared error of the linear output,
+    ``m = m * momentum - gradient * rate`` then
     ``variable += m``, at the rate of the fit's
     :class:`~skl_snapshot._schedules.CycleSchedule` for the iteration counter.
     The cache holds no network or data, only graphs.
@@ -375,6 +388,7 @@ def _shared_mlp_run(network, optimizer, schedule, tensors, batch_size, activatio
     }
     key = (
         activation,
+        loss,
         with_momentum,
         tuple(tuple(weight.shape) for weight in weights),
         tuple((tensor.dtype, tuple(tensor.shape[1:])) for tensor in tensors),
@@ -383,7 +397,7 @@ def _shared_mlp_run(network, optimizer, schedule, tensors, batch_size, activatio
         shared = _SHARED_FUNCTIONS.pop(key, None)
         if shared is None:
             traced = _trace_mlp_cycle_function(
-                activation, len(weights) // 2, len(tensors) == 3, with_momentum
+                activation, len(weights) // 2, len(tensors) == 3, with_momentum, loss
             )
             # Any number of rows, cycles and any hyper-parameters: one graph.
             shared = traced.get_concrete_function(
@@ -468,9 +482,9 @@ def train_snapshots(
     them. ``keep_weights`` and ``on_snapshot`` go to :class:`SnapshotRecorder`.
 
     ``built_in_activation`` says that ``network`` is the built-in MLP with that
-    hidden activation, trained with the sparse categorical cross-entropy and a
-    plain SGD (no ``optimizer__`` arguments): it then trains through the shared
-    function of :func:`_shared_mlp_run` instead of a newly traced one.
+    hidden activation, trained with a loss of ``MLP_LOSSES`` and a plain SGD (no
+    ``optimizer__`` arguments): it then trains through the shared function of
+    :func:`_shared_mlp_run` instead of a newly traced one.
 
     ``restart(cycle, previous_loss)``, if given, is called before every cycle
     but the first (and before the first too with ``restart_first_cycle``): the
@@ -508,7 +522,13 @@ def train_snapshots(
         )
     else:
         run = _shared_mlp_run(
-            network, optimizer, schedule, tensors, batch_size, built_in_activation
+            network,
+            optimizer,
+            schedule,
+            tensors,
+            batch_size,
+            built_in_activation,
+            loss,
         )
 
     network.stop_training = False

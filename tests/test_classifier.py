@@ -87,7 +87,7 @@ def test_predict_returns_original_labels(labels, rng):
 
 def _member_proba(clf, index, X):
     X = clf._validate_features(X)
-    return next(clf._snapshot_probas(X, [index]))
+    return next(clf._snapshot_votes(X, [index]))
 
 
 def test_soft_voting_averages_the_chosen_members(fitted, blobs):
@@ -499,7 +499,7 @@ def test_numpy_ensemble_forward_matches_the_keras_network(activation, blobs):
     by_keras = []
     for index in range(clf.n_snapshots_):
         clf._load_member(predictor.network, index)
-        by_keras.append(predictor.predict_proba(X32))
+        by_keras.append(clf._vote(predictor.predict(X32)))
     np.testing.assert_allclose(
         clf.predict_proba(X_test), np.mean(by_keras, axis=0), rtol=1e-5, atol=1e-7
     )

@@ -141,7 +141,7 @@ def test_fitted_weights_predict_the_weighted_mean(held_out_fitted, blobs):
     _, _, X_test, _ = blobs
     estimator = held_out_fitted
     probas = np.stack(
-        list(estimator._snapshot_probas(estimator._validate_features(X_test), range(4)))
+        list(estimator._snapshot_votes(estimator._validate_features(X_test), range(4)))
     )
     weights = estimator.voting_weights_
     estimator.set_params(member_order="oldest", member_weights="fitted")

@@ -45,7 +45,7 @@ def test_snapshot_scores_in_one_pass(fitted4, blobs):
     for k in range(4):
         fitted4.set_params(n_members=1, member_order="oldest")
         alone = next(
-            fitted4._snapshot_probas(fitted4._validate_features(X_test), [3 - k])
+            fitted4._snapshot_votes(fitted4._validate_features(X_test), [3 - k])
         )
         assert scores.single_accuracy[k] == accuracy_score(
             y_test, fitted4.classes_[alone.argmax(1)]

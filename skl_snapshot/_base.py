@@ -1,0 +1,1170 @@
+"""The task-neutral core of the snapshot ensembles.
+
+:class:`BaseSnapshotEnsemble` holds what the classifier and the regressor share:
+their parameters and constraints, the scikeras-style routing, the staged ``fit``,
+member ordering and voting, the evaluation of the snapshots, snapshot
+directories and pickling. A task differs only through a few hooks, in the manner
+of scikit-learn's ``BaseMultilayerPerceptron``: how the target is validated,
+encoded and decoded, which loss and output layer the built-in network has, how a
+member's raw output becomes a vote, and how the votes are scored.
+"""
+
+import hashlib
+import inspect
+import os
+import uuid
+from abc import ABCMeta, abstractmethod
+from dataclasses import dataclass, field
+from numbers import Integral, Real
+from typing import Any
+
+import keras
+import numpy as np
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils import Bunch, check_random_state
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from ._members import (
+    evaluate_members,
+    evaluation_to_json,
+    member_report,
+    split_validation,
+)
+from ._network import (
+    MemberPredictor,
+    MLPForward,
+    average_weights,
+    build_mlp,
+    recompute_batch_norm,
+)
+from ._parallel import configure_tensorflow_threads, distribution_strategy
+from ._persistence import SnapshotStore, SnapshotWeights
+from ._schedules import METHODS, CycleSchedule, method_cycle_epochs
+from ._scikeras import (
+    ROUTING_PREFIXES,
+    build_network,
+    make_loss,
+    routed_params,
+    seeded,
+)
+from ._snapshot_dir import (
+    estimator_from_snapshot_dir,
+    ledger_record,
+    manifest_header,
+    optional_float,
+    read_snapshots,
+)
+from ._training import (
+    FIT_ARGUMENTS,
+    MLP_ACTIVATIONS,
+    MLP_LOSSES,
+    make_optimizer,
+    perturbs_at_restart,
+    restart_weights,
+    retracing_warnings_silenced,
+    steps_per_cycle,
+    train_snapshots,
+)
+
+__all__ = ["BaseSnapshotEnsemble"]
+
+# Parameters that act at prediction time and are checked again there, since
+# ``set_params`` on a fitted estimator may change them without refitting.
+_PREDICTION_PARAMETERS = ("n_members", "member_order", "member_weights")
+
+
+@dataclass
+class _Fit:
+    """What the stages of one ``fit`` hand to each other."""
+
+    X: np.ndarray
+    y: np.ndarray
+    sample_weight: Any
+    warm: bool
+    params: dict
+    target: Any = None
+    meta: dict = None
+    loss: Any = None
+    seed: int = 0
+    held_out: Any = None
+    batch_size: int = 0
+    cycle_epochs: list = field(default_factory=list)
+    optimizer: Any = None
+    schedule: Any = None
+    network: Any = None
+    y_encoded: Any = None
+    plan: dict = None
+    fits: list = field(default_factory=list)
+    records: list = field(default_factory=list)
+    store: Any = None
+
+
+class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
+    """Base class of the snapshot ensembles; use the classifier or the regressor.
+
+    Subclasses set ``_task`` (the word a snapshot directory records),
+    ``_default_loss`` (a Keras loss name), ``_softmax_output`` (whether the
+    built-in network ends in a softmax) and ``_stratified_validation``, and
+    implement the target hooks below.
+    """
+
+    _task = None
+    _default_loss = None
+    _softmax_output = True
+    _stratified_validation = False
+
+    _parameter_constraints = {
+        "model": [None, callable, keras.Model],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "activation": [str, callable],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "n_cycles": [Interval(Integral, 1, None, closed="left")],
+        "lr_max": [Interval(Real, 0, None, closed="neither")],
+        "lr_min": [Interval(Real, 0, None, closed="left")],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "n_members": [None, Interval(Integral, 1, None, closed="left")],
+        "method": [StrOptions(set(METHODS))],
+        "restart_shrink": [Interval(Real, 0, 1, closed="right")],
+        "restart_noise": [Interval(Real, 0, None, closed="left")],
+        "restart_loss_threshold": [None, Interval(Real, 0, None, closed="neither")],
+        "member_order": [StrOptions({"newest", "oldest", "best"})],
+        "member_weights": [StrOptions({"uniform", "fitted"})],
+        "validation_fraction": [None, Interval(Real, 0, 1, closed="neither")],
+        "snapshot_dir": [None, str, os.PathLike],
+        "in_memory": ["boolean"],
+        "resume": ["boolean"],
+        "overwrite": ["boolean"],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+
+    def __init__(
+        self,
+        model=None,
+        *,
+        hidden_layer_sizes=(50,),
+        activation="relu",
+        epochs=320,
+        n_cycles=8,
+        method="snapshot",
+        restart_shrink=0.5,
+        restart_noise=1.0,
+        restart_loss_threshold=0.02,
+        lr_max=0.05,
+        lr_min=0.0,
+        momentum=0.9,
+        batch_size=32,
+        n_members=None,
+        member_order="newest",
+        member_weights="uniform",
+        validation_fraction=None,
+        snapshot_dir=None,
+        in_memory=True,
+        resume=False,
+        overwrite=False,
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+        **kwargs,
+    ):
+        self.model = model
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.epochs = epochs
+        self.n_cycles = n_cycles
+        self.method = method
+        self.restart_shrink = restart_shrink
+        self.restart_noise = restart_noise
+        self.restart_loss_threshold = restart_loss_threshold
+        self.lr_max = lr_max
+        self.lr_min = lr_min
+        self.momentum = momentum
+        self.batch_size = batch_size
+        self.n_members = n_members
+        self.member_order = member_order
+        self.member_weights = member_weights
+        self.validation_fraction = validation_fraction
+        self.snapshot_dir = snapshot_dir
+        self.in_memory = in_memory
+        self.resume = resume
+        self.overwrite = overwrite
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+        vars(self).update(kwargs)
+
+    # -- parameters -------------------------------------------------------------
+
+    @classmethod
+    def _named_parameters(cls):
+        return [
+            name
+            for name, parameter in inspect.signature(cls.__init__).parameters.items()
+            if name != "self" and parameter.kind != parameter.VAR_KEYWORD
+        ]
+
+    def _extra_parameter_names(self):
+        """Names of the ``**kwargs`` given at construction or by ``set_params``."""
+        named = set(self._named_parameters())
+        return sorted(
+            name
+            for name in vars(self)
+            if name not in named and not name.startswith("_") and not name.endswith("_")
+        )
+
+    def get_params(self, deep=True):
+        """Get the parameters of this estimator, routed ones included.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            If True, also return the parameters of contained estimators.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        params = super().get_params(deep=deep)
+        params.update(
+            {name: getattr(self, name) for name in self._extra_parameter_names()}
+        )
+        return params
+
+    def set_params(self, **params):
+        """Set the parameters of this estimator.
+
+        Routed parameters (``model__units``, ``optimizer__nesterov``, ...) may be
+        set even if they were not given at construction.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : object
+            This estimator.
+        """
+        routed = {
+            name: value
+            for name, value in params.items()
+            if name.split("__", 1)[0] in ROUTING_PREFIXES and "__" in name
+        }
+        for name, value in routed.items():
+            setattr(self, name, value)
+        others = {name: value for name, value in params.items() if name not in routed}
+        extra = set(self._extra_parameter_names())
+        for name in [name for name in others if name in extra]:
+            setattr(self, name, others.pop(name))
+        return super().set_params(**others)
+
+    def _check_parameter_combinations(self, warm):
+        """Refuse parameter values that are valid alone but not together."""
+        self._check_network_and_budget()
+        self._check_voting_parameters(warm)
+        self._check_routed_parameters()
+
+    def _check_network_and_budget(self):
+        sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes, dtype=object))
+        if sizes.ndim != 1 or not all(
+            isinstance(size, Integral) and not isinstance(size, bool) and size >= 1
+            for size in sizes
+        ):
+            raise ValueError(
+                "hidden_layer_sizes must be a sequence of ints >= 1. Got"
+                f" hidden_layer_sizes={self.hidden_layer_sizes!r}."
+            )
+        if self.lr_min > self.lr_max:
+            raise ValueError(
+                "lr_min must be <= lr_max. Got"
+                f" lr_min={self.lr_min!r} with lr_max={self.lr_max!r}."
+            )
+        if self.epochs < self.n_cycles:
+            raise ValueError(
+                "epochs must be >= n_cycles, so that every cycle has at least one"
+                f" epoch. Got epochs={self.epochs} with n_cycles={self.n_cycles}."
+            )
+        if self.snapshot_dir is None:
+            for name, value in (("in_memory", False), ("resume", True)):
+                if bool(getattr(self, name)) == value:
+                    raise ValueError(
+                        f"{name}={value} needs a snapshot_dir to keep the snapshots"
+                        " in. Got snapshot_dir=None."
+                    )
+
+    def _check_voting_parameters(self, warm):
+        if self.method == "swa":
+            self._check_averaged_voting("method='swa' predicts")
+        if self.validation_fraction is None:
+            for name, value in (
+                ("member_order", "best"),
+                ("member_weights", "fitted"),
+            ):
+                if getattr(self, name) == value:
+                    raise ValueError(
+                        f"{name}={value!r} is chosen on held-out rows, never on the"
+                        " training rows: set validation_fraction (0.1, say). Got"
+                        " validation_fraction=None."
+                    )
+        if not warm and self.n_members is not None and self.n_members > self.n_cycles:
+            raise ValueError(
+                "n_members must be <= n_cycles. Got"
+                f" n_members={self.n_members} with n_cycles={self.n_cycles}."
+            )
+
+    def _check_routed_parameters(self):
+        for name in self._extra_parameter_names():
+            prefix = name.split("__", 1)[0]
+            if "__" in name and prefix not in ROUTING_PREFIXES:
+                raise ValueError(
+                    f"Unknown routing prefix {prefix!r} in parameter {name}. Routed"
+                    f" parameters start with one of {', '.join(ROUTING_PREFIXES)}."
+                )
+        params = self.get_params()
+        optimizer_params = routed_params(params, "optimizer")
+        accepted = set(inspect.signature(keras.optimizers.SGD.__init__).parameters)
+        accepted -= {"self", "kwargs"}
+        for name in optimizer_params:
+            if name not in accepted:
+                raise TypeError(
+                    f"optimizer__{name} is not an argument of keras.optimizers.SGD."
+                    f" Accepted: {', '.join(sorted(accepted))}."
+                )
+        for name in routed_params(params, "fit"):
+            if name not in FIT_ARGUMENTS:
+                raise TypeError(
+                    f"fit__{name} is not supported: snapshot training runs its own"
+                    " compiled loop, not keras.Model.fit. Supported:"
+                    f" {', '.join('fit__' + name for name in sorted(FIT_ARGUMENTS))}."
+                )
+        for name in ("learning_rate", "momentum"):
+            if name in optimizer_params:
+                owner = "lr_max" if name == "learning_rate" else "momentum"
+                raise ValueError(
+                    f"optimizer__{name} cannot be set: the snapshot schedule owns it."
+                    f" Set {owner} instead. Got optimizer__{name}="
+                    f"{optimizer_params[name]!r}."
+                )
+
+    # -- task hooks -------------------------------------------------------------
+
+    @abstractmethod
+    def _fit_target(self, y, loss):
+        """The fitted target encoder of a first fit on validated ``y``.
+
+        It has ``transform(y)`` (the targets the network trains on) and
+        ``get_metadata()`` (what a builder's ``meta`` learns of the target).
+        """
+
+    @abstractmethod
+    def _check_warm_target(self, y):
+        """Refuse targets that a warm start cannot continue on."""
+
+    @abstractmethod
+    def _adapt_to_network(self, network, n_outputs, loss, target, y):
+        """Check the network's output width; return the ``(loss, target)`` to use.
+
+        ``loss`` is the user's or the compiled network's loss, or None.
+        """
+
+    @abstractmethod
+    def _vote(self, output):
+        """A member's vote from its network output, (n_samples, n_units)."""
+
+    @abstractmethod
+    def _new_evaluation(self, y, sample_weight):
+        """An empty member evaluation (see ``_members``) for targets ``y``."""
+
+    @abstractmethod
+    def _set_target_state(self, target):
+        """Set the fitted attributes that describe the target."""
+
+    @abstractmethod
+    def _target_record(self, target):
+        """The manifest entries that describe the fitted ``target`` encoder."""
+
+    @classmethod
+    @abstractmethod
+    def _target_from_manifest(cls, manifest, where):
+        """The fitted target encoder described by a manifest; ``where`` names it
+        in errors."""
+
+    @abstractmethod
+    def _vote_scores(self, y, vote, sample_weight):
+        """The scores of one vote on true targets ``y``, by metric name."""
+
+    def _check_target_input(self, y):
+        """Refuse targets before scikit-learn's validation; a hook."""
+
+    _validate_y_options = {}
+
+    # -- fitting ----------------------------------------------------------------
+
+    def _builder(self):
+        if self.model is None:
+            return build_mlp
+        if isinstance(self.model, keras.Model):
+            template = self.model
+            return lambda: keras.models.clone_model(template)
+        return self.model
+
+    def _builder_params(self):
+        params = self.get_params()
+        if self.model is None:
+            params["model__hidden_layer_sizes"] = tuple(self.hidden_layer_sizes)
+            params["model__activation"] = self.activation
+        user_param_names = {
+            name
+            for name in self._extra_parameter_names()
+            if "__" not in name and name != "loss"
+        }
+        return params, user_param_names
+
+    def _build_network(self, meta, compile_kwargs):
+        params, user_param_names = self._builder_params()
+        builder = self._builder()
+        if callable(builder) and not isinstance(builder, keras.Model):
+            unknown = sorted(
+                name for name in user_param_names if not _accepts(builder, name)
+            )
+            if unknown:
+                raise TypeError(
+                    f"The model builder does not accept the parameter {unknown[0]}"
+                    f"={getattr(self, unknown[0])!r}. Pass builder arguments as"
+                    f" model__{unknown[0]}, or check the parameter name."
+                )
+        network = build_network(builder, params, user_param_names, meta, compile_kwargs)
+        if not isinstance(network, keras.Model):
+            raise TypeError(
+                "The model builder must return a keras.Model. Got"
+                f" {type(network).__name__}."
+            )
+        return network
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Train one network and keep a snapshot at the end of every cycle.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets: class labels for the classifier, numbers for the regressor.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in the loss; samples with weight zero are
+            dropped.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        warm = self.warm_start and hasattr(self, "snapshot_weights_")
+        self._check_parameter_combinations(warm)
+        configure_tensorflow_threads()
+        fit = self._validated_fit(X, y, sample_weight, warm)
+        self._prepare_target(fit)
+        self._hold_out(fit)
+        self._prepare_optimizer(fit)
+        # The built-in network's training uses stateless random operations only.
+        shared_activation = self._shared_training_activation(fit.params, fit.loss)
+        with (
+            seeded(fit.seed, tensorflow=shared_activation is None),
+            retracing_warnings_silenced(),
+        ):
+            self._prepare_network(fit)
+            self._plan_fit(fit)
+            self._open_store(fit)
+            run = self._train(fit, shared_activation)
+        self._check_run(run)
+        self._set_fitted_state(
+            target=fit.target,
+            meta=fit.meta,
+            loss=fit.loss,
+            network=fit.network,
+            snapshot_weights=self._collected_weights(fit, run),
+            fits=fit.fits,
+            records=self._collected_records(fit, run),
+            run_id=(
+                fit.store.manifest["run_id"]
+                if fit.store is not None
+                else uuid.uuid4().hex
+            ),
+            init_scales=fit.plan["init_scales"],
+        )
+        self._finish_fit(fit)
+        return self
+
+    def _validated_fit(self, X, y, sample_weight, warm):
+        """Stage 1: the validated training rows, zero-weight rows dropped."""
+        self._check_target_input(y)
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=[np.float32, np.float64],
+            reset=not warm,
+            **self._validate_y_options,
+        )
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float32, ensure_non_negative=True
+            )
+            # scikit-learn's rule: a zero weight is the same as an absent row
+            keep = sample_weight != 0
+            X, y, sample_weight = X[keep], y[keep], sample_weight[keep]
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        return _Fit(X, y, sample_weight, warm, self.get_params())
+
+    def _prepare_target(self, fit):
+        """Stage 2: the target encoder, the builder's ``meta`` and the loss."""
+        if fit.warm:
+            self._check_warm_target(fit.y)
+            fit.target, fit.meta, fit.loss = (
+                self._target_encoder,
+                self._meta,
+                self._loss,
+            )
+        else:
+            fit.loss = make_loss(fit.params)
+            fit.target = self._fit_target(fit.y, fit.loss)
+            fit.meta = {
+                "n_features_in_": fit.X.shape[1],
+                "X_shape_": fit.X.shape,
+                "X_dtype_": fit.X.dtype,
+                "y_dtype_": fit.y.dtype,
+                "y_ndim_": fit.y.ndim,
+                "target_type_": type_of_target(fit.y, input_name="y"),
+                **fit.target.get_metadata(),
+            }
+        fit.seed = int(
+            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        )
+
+    def _hold_out(self, fit):
+        """Stage 3: set ``validation_fraction`` of the rows aside."""
+        if self.validation_fraction is not None:
+            (fit.X, fit.y, fit.sample_weight), fit.held_out = split_validation(
+                fit.X,
+                fit.y,
+                fit.sample_weight,
+                self.validation_fraction,
+                fit.seed,
+                stratify=self._stratified_validation,
+            )
+
+    def _prepare_optimizer(self, fit):
+        """Stage 4: the cycles, and SGD driven by their schedule."""
+        fit.batch_size = min(self.batch_size, fit.X.shape[0])
+        fit.cycle_epochs = method_cycle_epochs(self.method, self.epochs, self.n_cycles)
+        cycle_steps = steps_per_cycle(fit.X.shape[0], fit.batch_size, fit.cycle_epochs)
+        fit.optimizer, fit.schedule = make_optimizer(
+            self.method,
+            cycle_steps,
+            self.lr_max,
+            self.lr_min,
+            self.momentum,
+            routed_params(fit.params, "optimizer"),
+        )
+
+    def _prepare_network(self, fit):
+        """Stage 5: the network, new or (warm start) the fitted one continued."""
+        if fit.warm:
+            fit.network = self._get_predictor().network
+            self._load_member(fit.network, self.n_snapshots_ - 1)
+        else:
+            compile_kwargs = {
+                "optimizer": fit.optimizer,
+                "loss": fit.loss or self._default_loss,
+            }
+            fit.network = self._build_network(fit.meta, compile_kwargs)
+            loss = fit.loss or (fit.network.loss if fit.network.compiled else None)
+            fit.loss, fit.target = self._adapt_to_network(
+                fit.network, _output_units(fit.network, fit.X), loss, fit.target, fit.y
+            )
+        fit.y_encoded = fit.target.transform(fit.y)
+
+    def _plan_fit(self, fit):
+        """Stage 6: the plan of this fit, which resume matching and the manifest
+        record."""
+        warm = fit.warm
+        fit.fits = [dict(plan) for plan in self._fits] if warm else []
+        fit.records = [dict(record) for record in self._records] if warm else []
+        if warm and getattr(self, "_init_scales", None):
+            init_scales = list(self._init_scales)
+        else:
+            # what a restart's noise is measured against (restart_noise)
+            init_scales = [
+                float(np.std(variable.numpy()))
+                for variable in fit.network.trainable_variables
+            ]
+        fit.plan = {
+            "method": self.method,
+            "restart_shrink": float(self.restart_shrink),
+            "restart_noise": float(self.restart_noise),
+            "restart_loss_threshold": optional_float(self.restart_loss_threshold),
+            "init_scales": init_scales,
+            "epochs": int(self.epochs),
+            "n_cycles": int(self.n_cycles),
+            "cycle_epochs": [int(epochs) for epochs in fit.cycle_epochs],
+            "batch_size": int(fit.batch_size),
+            "lr_max": float(self.lr_max),
+            "lr_min": float(self.lr_min),
+            "momentum": float(self.momentum),
+            "n_samples": int(fit.X.shape[0]),
+            "data_sha256": _fingerprint(fit.X, fit.y_encoded, fit.sample_weight),
+            "seed": fit.seed,
+            "first_snapshot": len(fit.records),
+            "epoch_offset": int(self.n_iter_) if warm else 0,
+        }
+
+    def _open_store(self, fit):
+        """Stage 7: the snapshot directory, resumed where it stopped if asked."""
+        if self.snapshot_dir is None:
+            fit.fits.append(fit.plan)
+            return
+        header = manifest_header(self, fit.network, fit.meta, fit.loss)
+        header.update(self._target_record(fit.target))
+        fit.store = SnapshotStore.open(
+            self.snapshot_dir,
+            header,
+            fit.plan,
+            resume=self.resume,
+            overwrite=self.overwrite,
+            continues_run=self._run_id if fit.warm else None,
+        )
+        if fit.store.done_cycles:
+            # Continue the interrupted run as it was planned.
+            fit.plan = fit.store.plan
+            fit.seed = fit.plan["seed"]
+            fit.store.restore(fit.network, fit.optimizer)
+        fit.fits = [dict(plan) for plan in fit.store.manifest["fits"]]
+        fit.records = [ledger_record(r) for r in fit.store.manifest["snapshots"]]
+
+    def _train(self, fit, shared_activation):
+        """Stage 8: run the cycles."""
+        store = fit.store
+        return train_snapshots(
+            fit.network,
+            fit.X,
+            fit.y_encoded,
+            fit.sample_weight,
+            optimizer=fit.optimizer,
+            schedule=fit.schedule,
+            loss=fit.loss,
+            cycle_epochs=fit.cycle_epochs,
+            batch_size=fit.batch_size,
+            seed=fit.seed,
+            fit_params=routed_params(fit.params, "fit"),
+            verbose=self.verbose,
+            first_cycle=0 if store is None else store.done_cycles,
+            keep_weights=self.in_memory,
+            on_snapshot=(
+                None
+                if store is None
+                else store.writer(fit.network, fit.optimizer, fit.plan["epoch_offset"])
+            ),
+            built_in_activation=shared_activation,
+            restart=self._restarter(fit.network, fit.plan),
+            restart_first_cycle=fit.warm,
+            previous_loss=fit.records[-1]["loss"] if fit.records else None,
+        )
+
+    def _check_run(self, run):
+        if run.diverged or not all(
+            np.isfinite(array).all() for weights in run.weights for array in weights
+        ):
+            raise ValueError(
+                "Training diverged: the loss or the weights became infinite or NaN"
+                f" in cycle {len(run.losses)}. Lower lr_max (got lr_max="
+                f"{self.lr_max!r}) or standardise the features."
+            )
+
+    def _collected_records(self, fit, run):
+        """The ledger of every snapshot, earlier fits' included."""
+        if fit.store is not None:
+            return [ledger_record(r) for r in fit.store.manifest["snapshots"]]
+        records = list(fit.records)
+        for epoch, rate, loss_value in zip(
+            run.snapshot_epochs, run.snapshot_learning_rates, run.losses, strict=True
+        ):
+            records.append(
+                {
+                    "epoch": fit.plan["epoch_offset"] + int(epoch),
+                    "learning_rate": float(rate),
+                    "loss": float(loss_value),
+                }
+            )
+        return records
+
+    def _collected_weights(self, fit, run):
+        """Every snapshot's weights: in memory, or read from disk on demand."""
+        store = fit.store
+        if not self.in_memory:
+            return store.lazy_weights()
+        if store is not None and store.done_cycles:
+            earlier = store.manifest["snapshots"][: -len(run.weights) or None]
+            return read_snapshots(store.directory, earlier, fit.network) + run.weights
+        previous = list(self.snapshot_weights_) if fit.warm else []
+        return previous + run.weights
+
+    def _finish_fit(self, fit):
+        """Stage 9: average (SWA), evaluate the snapshots, record and report."""
+        if self.method == "swa":
+            self.averaged_weights_ = self._average_snapshots(fit.network, fit.X)
+            if fit.store is not None:
+                fit.store.record_averaged(fit.network)
+        evaluation = evaluate_members(
+            lambda rows: self._snapshot_votes(rows, range(self.n_snapshots_)),
+            self._new_evaluation,
+            (fit.X, fit.y, fit.sample_weight),
+            fit.held_out,
+        )
+        vars(self).update(evaluation)
+        if fit.store is not None:
+            fit.store.record_evaluation(evaluation_to_json(evaluation))
+        if self.verbose > 0:
+            report = member_report(
+                self.snapshot_train_loss_,
+                self.snapshot_validation_loss_,
+                self.snapshot_disagreement_,
+                self.snapshot_perturbed_,
+            )
+            print("\n".join(report), flush=True)
+
+    def _set_fitted_state(
+        self,
+        *,
+        target,
+        meta,
+        loss,
+        network,
+        snapshot_weights,
+        fits,
+        records,
+        run_id,
+        init_scales,
+        averaged_weights=None,
+        evaluation=None,
+    ):
+        """Set every fitted attribute: the one place, for ``fit`` and
+        ``from_snapshot_dir`` alike."""
+        self._set_target_state(target)
+        self._target_encoder = target
+        self._meta = meta
+        self._loss = loss
+        self.snapshot_weights_ = snapshot_weights
+        self._set_history(fits, records)
+        self._run_id = run_id
+        self._init_scales = list(init_scales or [])
+        self._predictor = MemberPredictor(network)
+        self.averaged_weights_ = averaged_weights
+        if evaluation is not None:
+            vars(self).update(evaluation)
+
+    @staticmethod
+    def _restarter(network, plan):
+        """``restart(cycle, previous_loss)`` for ``train_snapshots``, or None if
+        no restart of this plan can shrink and perturb the weights."""
+        if not perturbs_at_restart(plan, previous_loss=0.0):
+            return None
+
+        def restart(cycle, previous_loss):
+            if perturbs_at_restart(plan, previous_loss):
+                seed = [plan["seed"], plan["first_snapshot"] + cycle]
+                restart_weights(
+                    network,
+                    plan["init_scales"],
+                    plan["restart_shrink"],
+                    plan["restart_noise"],
+                    seed,
+                )
+
+        return restart
+
+    def _average_snapshots(self, network, X):
+        """SWA: the mean of all snapshots' weights, BatchNormalization refitted."""
+        snapshots = self.snapshot_weights_
+        averaged = average_weights(snapshots[i] for i in range(self.n_snapshots_))
+        network.set_weights(averaged)
+        if recompute_batch_norm(network, X):
+            averaged = [np.array(array) for array in network.get_weights()]
+        return averaged
+
+    def _shared_training_activation(self, params, loss):
+        """The built-in network's activation when it can train through the
+        shared compiled function (see ``train_snapshots``), else None."""
+        if (
+            self._built_in_activation(MLP_ACTIVATIONS)
+            # the shared function knows nothing of tf.distribute
+            and distribution_strategy() is None
+            and (loss or self._default_loss) == self._default_loss
+            and self._default_loss in MLP_LOSSES
+            and not routed_params(params, "optimizer")
+        ):
+            return self.activation
+        return None
+
+    def _set_history(self, fits, records):
+        """Derive the history attributes from the fits' plans and the snapshots."""
+        self._fits = fits
+        self._records = records
+        rates, snapshot_iterations, n_iter = [], [], 0
+        boundaries = [fit["first_snapshot"] for fit in fits[1:]] + [len(records)]
+        for fit, end in zip(fits, boundaries, strict=True):
+            done = end - fit["first_snapshot"]
+            steps = steps_per_cycle(
+                fit["n_samples"], fit["batch_size"], fit["cycle_epochs"]
+            )
+            steps_before = sum(len(rate) for rate in rates)
+            snapshot_iterations += list(steps_before + np.cumsum(steps[:done]))
+            schedule = CycleSchedule(
+                fit.get("method", "snapshot"), steps, fit["lr_max"], fit["lr_min"]
+            )
+            rates.append(schedule.rates(np.arange(sum(steps[:done]))))
+            n_iter += sum(fit["cycle_epochs"][:done])
+        self.snapshot_iterations_ = np.asarray(snapshot_iterations, dtype=int)
+        self.n_snapshots_ = len(records)
+        self.snapshot_epochs_ = np.asarray([r["epoch"] for r in records], dtype=int)
+        self.snapshot_learning_rates_ = np.asarray(
+            [r["learning_rate"] for r in records], dtype=float
+        )
+        self.loss_history_ = np.asarray([r["loss"] for r in records], dtype=float)
+        # a restart comes before every snapshot but the very first
+        self.snapshot_perturbed_ = np.asarray(
+            [
+                index > 0 and perturbs_at_restart(fit, records[index - 1]["loss"])
+                for fit, end in zip(fits, boundaries, strict=True)
+                for index in range(fit["first_snapshot"], end)
+            ],
+            dtype=bool,
+        )
+        self.learning_rate_history_ = np.concatenate(rates) if rates else np.empty(0)
+        self.n_iter_ = int(n_iter)
+        self.t_ = len(self.learning_rate_history_)
+
+    def _load_member(self, network, index):
+        """Put snapshot ``index``'s weights into ``network``."""
+        weights = self.snapshot_weights_
+        if isinstance(weights, SnapshotWeights):
+            weights.load_into(network, index)
+        else:
+            network.set_weights(weights[index])
+
+    @classmethod
+    def from_snapshot_dir(cls, path, *, in_memory=True):
+        """Load a fitted estimator from a snapshot directory written by ``fit``.
+
+        Safe for directories from others: nothing is unpickled and no code from
+        the directory runs. The manifest is JSON, the network is rebuilt from its
+        Keras config with ``safe_mode`` (Lambda layers are refused), the weights
+        are plain arrays, and every file's SHA-256 is checked before it is read.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The snapshot directory.
+        in_memory : bool, default=True
+            Read all snapshots into memory now. False reads each one from disk
+            when it votes, so that prediction needs the memory of about one
+            network; only the newest file is read (and checked) now, the others
+            when they vote.
+
+        Returns
+        -------
+        estimator : object
+            A fitted estimator of this class that predicts exactly as the one
+            that wrote the directory.
+
+        Raises
+        ------
+        SnapshotDirectoryError
+            A ``ValueError``: if the directory is missing or empty, the manifest
+            is not readable, was written by the other task's estimator (a
+            classifier's directory loaded as a regressor, say), a file is
+            missing, truncated or corrupted, or the files do not match the
+            manifest's architecture, features or targets. The message names the
+            file.
+        """
+        return estimator_from_snapshot_dir(cls, path, in_memory=in_memory)
+
+    # -- prediction -------------------------------------------------------------
+
+    def _member_indices(self):
+        """Indices of the voting snapshots, in ``member_order``."""
+        validate_parameter_constraints(
+            {
+                name: self._parameter_constraints[name]
+                for name in _PREDICTION_PARAMETERS
+            },
+            {name: getattr(self, name) for name in _PREDICTION_PARAMETERS},
+            caller_name=type(self).__name__,
+        )
+        n_members = self.n_snapshots_ if self.n_members is None else self.n_members
+        if n_members > self.n_snapshots_:
+            raise ValueError(
+                "n_members must be <= the number of snapshots. Got"
+                f" n_members={n_members} with n_snapshots_={self.n_snapshots_}."
+            )
+        return self._ordered_snapshots()[:n_members]
+
+    def _ordered_snapshots(self):
+        """All snapshot indices, in ``member_order``."""
+        if self.member_order == "best":
+            losses = getattr(self, "snapshot_validation_loss_", None)
+            if losses is None:
+                raise ValueError(
+                    "member_order='best' ranks the snapshots by their loss on"
+                    " held-out rows, but this estimator was fitted with"
+                    " validation_fraction=None. Refit with validation_fraction set,"
+                    " or use member_order='newest'."
+                )
+            return [int(index) for index in np.argsort(losses, kind="stable")]
+        indices = list(range(self.n_snapshots_))
+        return indices[::-1] if self.member_order == "newest" else indices
+
+    def _get_predictor(self):
+        predictor = getattr(self, "_predictor", None)
+        if predictor is None:
+            # After unpickling: rebuild the architecture; the weights come from
+            # the snapshots, so the builder's random initialisation is irrelevant.
+            compile_kwargs = {"optimizer": keras.optimizers.SGD(), "loss": self._loss}
+            network = self._build_network(self._meta, compile_kwargs)
+            predictor = self._predictor = MemberPredictor(network)
+        return predictor
+
+    def _mean_vote(self, X):
+        """The (weighted) mean vote of the voting members on ``X``, validated.
+
+        Classifier votes are probabilities; regressor votes are values in the
+        network's units.
+        """
+        check_is_fitted(self)
+        averaged = getattr(self, "averaged_weights_", None)
+        if averaged is not None:
+            return self._averaged_vote(averaged, X)
+        members = self._member_indices()
+        weights = self._vote_weights(members)
+        X = self._validate_features(X)
+        forward = self._numpy_forward()
+        if forward is not None and isinstance(self.snapshot_weights_, list):
+            return forward.mean_output(
+                [self.snapshot_weights_[i] for i in members], X, weights
+            )
+        # one member at a time: snapshots on disk are read as they vote
+        *_, mean = self._running_means(self._snapshot_votes(X, members), weights)
+        return mean
+
+    def _check_averaged_voting(self, who):
+        """Refuse voting parameters that an averaged (SWA) network ignores."""
+        for name, value in (("n_members", None), ("member_weights", "uniform")):
+            if getattr(self, name) != value:
+                raise ValueError(
+                    f"{who} with one network, the average of all snapshots, so"
+                    f" {name} has no effect: leave it at {value!r}. Got"
+                    f" {name}={getattr(self, name)!r}."
+                )
+
+    def _averaged_vote(self, averaged, X):
+        """The vote of the averaged network (``method="swa"``)."""
+        self._member_indices()  # validates the prediction parameters
+        self._check_averaged_voting("fitted with method='swa', this estimator predicts")
+        X = self._validate_features(X)
+        forward = self._numpy_forward()
+        if forward is not None:
+            return forward.mean_output([averaged], X)
+        predictor = self._get_predictor()
+        predictor.network.set_weights(averaged)
+        with retracing_warnings_silenced():
+            return self._vote(predictor.predict(X))
+
+    def _vote_weights(self, indices):
+        """Unnormalised voting weights of snapshots ``indices``; None if uniform."""
+        if self.member_weights == "uniform":
+            return None
+        fitted = getattr(self, "voting_weights_", None)
+        if fitted is None:
+            raise ValueError(
+                "member_weights='fitted' needs voting weights fitted on held-out"
+                " rows, but this estimator was fitted with validation_fraction=None."
+                " Refit with validation_fraction set, or use"
+                " member_weights='uniform'."
+            )
+        weights = np.asarray(fitted)[list(indices)]
+        # members the fit gave no weight vote equally if they are all that vote
+        return weights if weights.sum() > 0 else None
+
+    @staticmethod
+    def _running_means(votes, weights):
+        """Yield the (weighted) mean of the first k votes, k = 1, 2, ...
+
+        The same operations, in the same order, as ``MLPForward.mean_output``,
+        so that the k-th mean equals the prediction with ``n_members=k`` exactly.
+        """
+        total, weight_sum = None, 0.0
+        for size, vote in enumerate(votes, start=1):
+            if weights is not None:
+                vote = weights[size - 1] * vote
+                weight_sum += weights[size - 1]
+            total = vote if total is None else total + vote
+            yield total / (size if weights is None else weight_sum)
+
+    def _validate_features(self, X):
+        X = validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
+        return np.ascontiguousarray(X, dtype=np.float32)
+
+    def _numpy_forward(self):
+        """NumPy forward pass of the built-in network, or None where it cannot run.
+
+        It needs the built-in MLP with a NumPy-supported activation; otherwise
+        members go through the Keras network.
+        """
+        if self._built_in_activation(MLPForward.SUPPORTED_ACTIVATIONS):
+            return MLPForward(self.activation, softmax=self._softmax_output)
+        return None
+
+    def _built_in_activation(self, supported):
+        """Whether the network is the built-in MLP with an activation in
+        ``supported`` (names)."""
+        return (
+            self.model is None
+            and isinstance(self.activation, str)
+            and self.activation in supported
+        )
+
+    def _snapshot_votes(self, X, indices):
+        """Yield each snapshot's vote on validated ``X``."""
+        forward = self._numpy_forward()
+        if forward is not None:
+            for index in indices:
+                yield forward.mean_output([self.snapshot_weights_[index]], X)
+            return
+        predictor = self._get_predictor()
+        for index in indices:
+            self._load_member(predictor.network, index)
+            with retracing_warnings_silenced():
+                vote = self._vote(predictor.predict(X))
+            yield vote
+
+    def _staged_votes(self, X):
+        """Yield the mean vote of the first k snapshots in ``member_order``."""
+        check_is_fitted(self)
+        self._member_indices()  # validates member_order
+        X = self._validate_features(X)
+        order = self._ordered_snapshots()
+        yield from self._running_means(
+            self._snapshot_votes(X, order), self._vote_weights(order)
+        )
+
+    def snapshot_scores(self, X, y, sample_weight=None):
+        """Score each snapshot alone and each ensemble size, in one pass.
+
+        Answers "how many snapshots should vote, and does the ensemble beat one
+        network?" without refitting: for k = 1, ..., ``n_snapshots_`` it scores
+        the k-th snapshot in ``member_order`` alone and the ensemble of the first
+        k.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        scores : sklearn.utils.Bunch
+            ``n_members`` (k), ``snapshot`` (index of the k-th snapshot, 0 being
+            the oldest) and ``epoch`` (when it was taken), then for each metric
+            ``single_<metric>`` of that snapshot alone and ``ensemble_<metric>``
+            of the first k, each an array of length ``n_snapshots_``. The
+            classifier's metrics are ``accuracy`` and ``log_loss``, the
+            regressor's ``r2`` and ``mse``.
+        """
+        check_is_fitted(self)
+        self._member_indices()  # validates member_order
+        X = self._validate_features(X)
+        order = self._ordered_snapshots()
+        columns = {}
+        singles = []
+        means = self._running_means(
+            _recorded(self._snapshot_votes(X, order), singles),
+            self._vote_weights(order),
+        )
+        for mean in means:
+            for kind, vote in (("single", singles[-1]), ("ensemble", mean)):
+                scores = self._vote_scores(y, vote, sample_weight)
+                for metric, value in scores.items():
+                    columns.setdefault(f"{kind}_{metric}", []).append(value)
+        return Bunch(
+            n_members=np.arange(1, len(order) + 1),
+            snapshot=np.asarray(order),
+            epoch=self.snapshot_epochs_[order],
+            **{name: np.asarray(values) for name, values in columns.items()},
+        )
+
+    # -- pickling ---------------------------------------------------------------
+
+    def __getstate__(self):
+        # BaseEstimator may hand back the live __dict__: copy before removing.
+        state = dict(super().__getstate__())
+        # The live Keras network is rebuilt on demand; the pickle holds plain
+        # NumPy weights only.
+        state.pop("_predictor", None)
+        return state
+
+
+def _recorded(iterable, into):
+    """Yield from ``iterable``, appending each item to the list ``into`` first."""
+    for item in iterable:
+        into.append(item)
+        yield item
+
+
+def _accepts(function, name):
+    parameters = inspect.signature(function).parameters.values()
+    return any(
+        parameter.kind == parameter.VAR_KEYWORD
+        or (parameter.name == name and parameter.kind != parameter.VAR_POSITIONAL)
+        for parameter in parameters
+    )
+
+
+def _output_units(network, X):
+    try:
+        return int(network.outputs[0].shape[-1])
+    except (AttributeError, IndexError, TypeError, ValueError):
+        # a subclassed network has no symbolic outputs until it is called
+        return int(network(X[:1], training=False).shape[-1])
+
+
+def _fingerprint(X, y_encoded, sample_weight):
+    """SHA-256 of the training data as the network sees it (resume checks it)."""
+    digest = hashlib.sha256()
+    for array in (X, y_encoded, sample_weight):
+        if array is not None:
+            array = np.ascontiguousarray(array)
+            digest.update(str((array.dtype.str, array.shape)).encode())
+            digest.update(array.tobytes())
+    return digest.hexdigest()
