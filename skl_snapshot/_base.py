@@ -153,7 +153,6 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         "verbose": ["verbose"],
     }
 
-
     def __init__(
         self,
         model=None,

@@ -133,7 +133,8 @@ class SnapshotEnsembleRegressor(RegressorMixin, BaseSnapshotEnsemble):
         Acts at prediction time.
     validation_fraction : float or None, default=None
         Share of the training rows held out at random, as in ``MLPRegressor``.
-        The network never trains on them; they rank the snapshots (``member_order="best"``), fit the voting weights
+        The network never trains on them; they rank the snapshots
+        (``member_order="best"``), fit the voting weights
         (``member_weights="fitted"``) and measure the snapshots' diversity.
         None trains on all rows, and the diversity is measured on them.
     normalize_y : bool, default=True
@@ -280,7 +281,6 @@ class SnapshotEnsembleRegressor(RegressorMixin, BaseSnapshotEnsemble):
     >>> mean.shape, std.shape
     ((2,), (2,))
     """
-
 
     _task = "regression"
     _default_loss = "mean_squared_error"

@@ -6,7 +6,25 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from sklearn.datasets import make_blobs  # noqa: E402
 
-from skl_snapshot import SnapshotEnsembleClassifier  # noqa: E402
+from skl_snapshot import (  # noqa: E402
+    SnapshotEnsembleClassifier,
+    SnapshotEnsembleRegressor,
+)
+
+
+_FAST = {
+    "hidden_layer_sizes": (16,),
+    "epochs": 12,
+    "n_cycles": 3,
+    "lr_max": 0.1,
+    "batch_size": 16,
+    "random_state": 0,
+}
+
+
+def fast_regressor(**params):
+    """A small, quick regressor: a few epochs of a narrow network."""
+    return SnapshotEnsembleRegressor(**{**_FAST, **params})
 
 
 def fast_classifier(**params):

@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from .conftest import fast_classifier
+from .conftest import fast_classifier, fast_regressor
 
 # Each expected failure, once, with the reason it cannot pass.
 EXPECTED_FAILED_CHECKS = {
@@ -20,7 +20,10 @@ def _expected_failed_checks(estimator):
 
 
 @parametrize_with_checks(
-    [fast_classifier(epochs=30, n_cycles=2)],
+    [
+        fast_classifier(epochs=30, n_cycles=2),
+        fast_regressor(epochs=30, n_cycles=2, lr_max=0.01),
+    ],
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible_estimator(estimator, check):
