@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from skl_snapshot import SnapshotEnsembleClassifier, _classifier, _training, build_mlp
+from skl_snapshot import SnapshotEnsembleClassifier, _base, _training, build_mlp
 
 from .conftest import fast_classifier
 
@@ -91,7 +91,7 @@ def test_shared_function_cache_is_bounded(monkeypatch, blobs):
     for units in (3, 4, 5):
         fast_classifier(hidden_layer_sizes=(units,), epochs=3).fit(X, y)
     assert len(_training._SHARED_FUNCTIONS) == 2
-    kept = [key[2][0] for key in _training._SHARED_FUNCTIONS]
+    kept = [key[3][0] for key in _training._SHARED_FUNCTIONS]
     assert kept == [(4, 4), (4, 5)]
 
 
@@ -177,7 +177,7 @@ def _spy_on_restarts(monkeypatch):
         calls.append(args)
         original(*args)
 
-    monkeypatch.setattr(_classifier, "restart_weights", spy)
+    monkeypatch.setattr(_base, "restart_weights", spy)
     return calls
 
 
@@ -328,7 +328,7 @@ def test_warm_start_restarts_the_network_too(blobs):
         calls.append([v.numpy().copy() for v in network.trainable_variables])
         original(network, scales, shrink, noise, seed)
 
-    with unittest.mock.patch.object(_classifier, "restart_weights", spy):
+    with unittest.mock.patch.object(_base, "restart_weights", spy):
         estimator.fit(X, y)
     # the continued fit restarts before its first cycle, from the last snapshot
     assert len(calls) == estimator.n_cycles
