@@ -35,6 +35,7 @@ SCRIPTS = (
     ("bench_memory.py", [], []),
     ("bench_training.py", [], ["--seeds", "0", "--max-rows", "100000"]),
     ("bench_quality.py", [], ["--seeds", "0", "1", "2"]),
+    ("bench_regression.py", [], ["--seeds", "0", "1", "--timing-epochs", "5"]),
     ("bench_parallel.py", [], ["--repeats", "1"]),
 )
 
