@@ -10,7 +10,17 @@ from sklearn.utils.validation import check_is_fitted
 
 __all__ = ["EnsembleSizeDisplay", "LearningRateDisplay"]
 
-_METRICS = {"accuracy": "Accuracy", "log_loss": "Log-loss"}
+_METRICS = {
+    "accuracy": "Accuracy",
+    "log_loss": "Log-loss",
+    "r2": "R²",
+    "rmse": "RMSE",
+}
+# The metrics each task's snapshot_scores gives (rmse from its mse column).
+_TASK_METRICS = {
+    "classification": ("accuracy", "log_loss"),
+    "regression": ("r2", "rmse"),
+}
 
 
 def check_matplotlib_support(caller_name):
@@ -73,7 +83,7 @@ class EnsembleSizeDisplay:
         Score of the ensemble of the first k snapshots.
     final_score : float
         Score of the newest snapshot alone.
-    metric : {"accuracy", "log_loss"}, default="accuracy"
+    metric : {"accuracy", "log_loss", "r2", "rmse"}, default="accuracy"
         Which score the arrays hold.
     snapshot_epochs : ndarray of shape (n_snapshots,), default=None
         Epoch of the k-th snapshot, shown in the axis label when given.
@@ -140,12 +150,12 @@ class EnsembleSizeDisplay:
         self.disagreement = disagreement
 
     @classmethod
-    def from_estimator(cls, estimator, X, y, *, metric="accuracy", ax=None):
+    def from_estimator(cls, estimator, X, y, *, metric=None, ax=None):
         """Score a fitted estimator on ``(X, y)`` and plot the result.
 
         Parameters
         ----------
-        estimator : SnapshotEnsembleClassifier
+        estimator : SnapshotEnsembleClassifier or SnapshotEnsembleRegressor
             A fitted estimator; its ``member_order`` sets the order in which
             snapshots join. Its ``snapshot_disagreement_`` (measured at fit, on
             the held-out rows if any, else on the training rows, not on ``X``)
@@ -155,8 +165,10 @@ class EnsembleSizeDisplay:
             Test samples.
         y : array-like of shape (n_samples,)
             True labels.
-        metric : {"accuracy", "log_loss"}, default="accuracy"
-            The score to plot.
+        metric : {"accuracy", "log_loss", "r2", "rmse"} or None, default=None
+            The score to plot: ``"accuracy"`` or ``"log_loss"`` for a
+            classifier, ``"r2"`` or ``"rmse"`` for a regressor. None plots the
+            first of these for the estimator's task.
         ax : matplotlib.axes.Axes, default=None
             Axes to draw on; a new figure if None.
 
@@ -166,11 +178,17 @@ class EnsembleSizeDisplay:
             The display, drawn.
         """
         check_matplotlib_support(f"{cls.__name__}.from_estimator")
-        if metric not in _METRICS:
+        accepted = _TASK_METRICS[getattr(estimator, "_task", "classification")]
+        metric = accepted[0] if metric is None else metric
+        if metric not in accepted:
             raise ValueError(
-                f"metric must be one of {sorted(_METRICS)}. Got metric={metric!r}."
+                f"metric must be one of {list(accepted)} for"
+                f" {type(estimator).__name__}. Got metric={metric!r}."
             )
         scores = estimator.snapshot_scores(X, y)
+        if metric == "rmse":
+            scores["single_rmse"] = np.sqrt(scores.single_mse)
+            scores["ensemble_rmse"] = np.sqrt(scores.ensemble_mse)
         newest = estimator.n_snapshots_ - 1
         final = scores[f"single_{metric}"][list(scores.snapshot).index(newest)]
         pairwise = getattr(estimator, "snapshot_disagreement_", None)
@@ -308,7 +326,7 @@ class LearningRateDisplay:
 
         Parameters
         ----------
-        estimator : SnapshotEnsembleClassifier
+        estimator : SnapshotEnsembleClassifier or SnapshotEnsembleRegressor
             A fitted estimator.
         ax : matplotlib.axes.Axes, default=None
             Axes to draw on; a new figure if None.

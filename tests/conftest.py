@@ -11,7 +11,6 @@ from skl_snapshot import (  # noqa: E402
     SnapshotEnsembleRegressor,
 )
 
-
 _FAST = {
     "hidden_layer_sizes": (16,),
     "epochs": 12,

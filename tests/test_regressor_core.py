@@ -137,3 +137,20 @@ def test_scikit_learn_composition(linear):
     ).fit(X, np.abs(y))
     assert wrapped.predict(X).shape == (120,)
     assert np.isfinite(cross_val_score(fast_regressor(), X, y, cv=2)).all()
+
+
+@pytest.mark.parametrize("metric", ["r2", "rmse", None])
+def test_ensemble_size_display_draws_regression_scores(metric, linear):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from skl_snapshot import EnsembleSizeDisplay
+
+    X, y = linear
+    reg = fast_regressor().fit(X, y)
+    display = EnsembleSizeDisplay.from_estimator(reg, X, y, metric=metric)
+    scores = reg.snapshot_scores(X, y)
+    expected = scores.ensemble_r2 if metric != "rmse" else np.sqrt(scores.ensemble_mse)
+    np.testing.assert_allclose(display.ensemble_scores, expected)
+    with pytest.raises(ValueError, match="for SnapshotEnsembleRegressor"):
+        EnsembleSizeDisplay.from_estimator(reg, X, y, metric="accuracy")
