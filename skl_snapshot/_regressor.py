@@ -552,6 +552,26 @@ class SnapshotEnsembleRegressor(RegressorMixin, BaseSnapshotEnsemble):
         """
         return super().snapshot_scores(X, y, sample_weight=sample_weight)
 
+    def score(self, X, y, sample_weight=None):
+        """Coefficient of determination R² of the ensemble's predictions.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            R² of ``self.predict(X)`` with respect to ``y``, averaged uniformly
+            over the outputs.
+        """
+        return super().score(X, y, sample_weight=sample_weight)
+
 
 class _RegressionTarget:
     """The regressor's target encoder: per-column standardisation, and the
