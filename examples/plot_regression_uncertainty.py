@@ -140,7 +140,7 @@ scores = regressor.snapshot_scores(scaler.transform(X_test), y_test)
 print(f"test RMSE, final network alone:    {np.sqrt(scores.single_mse[0]):.3f}")
 print(f"test RMSE, ensemble of {scores.n_members[-1]} snapshots: ", end="")
 print(f"{np.sqrt(scores.ensemble_mse[-1]):.3f}")
-print(f"test R^2 of the ensemble (score):  ", end="")
+print("test R^2 of the ensemble (score):  ", end="")
 print(f"{regressor.score(scaler.transform(X_test), y_test):.3f}")
 
 # %%
