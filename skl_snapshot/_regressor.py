@@ -458,19 +458,21 @@ class SnapshotEnsembleRegressor(RegressorMixin, BaseSnapshotEnsemble):
             Standard deviation across the voting snapshots; only with
             ``return_std=True``.
         """
-        mean = self._mean_vote(X)
+        check_is_fitted(self)
         target = self._target_encoder
         if not return_std:
-            return target.inverse_transform(mean)
+            return target.inverse_transform(self._mean_vote(X))
         members = self._members_for_spread()
         weights = self._vote_weights(members)
-        weights = np.ones(len(members)) if weights is None else weights
         X = self._validate_features(X)
+        # one pass over the members: their running mean is, exactly, the mean
+        # predict computes (see _running_means)
+        votes = list(self._snapshot_votes(X, members))
+        *_, mean = self._running_means(votes, weights)
+        weights = np.ones(len(members)) if weights is None else weights
         squares = sum(
             weight * (vote - mean) ** 2
-            for weight, vote in zip(
-                weights, self._snapshot_votes(X, members), strict=True
-            )
+            for weight, vote in zip(weights, votes, strict=True)
         )
         std = np.sqrt(squares / np.sum(weights)) * target.scale_
         return target.inverse_transform(mean), target.shaped(std)
