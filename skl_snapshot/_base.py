@@ -49,6 +49,7 @@ from ._network import (
 )
 from ._parallel import configure_tensorflow_threads, distribution_strategy
 from ._persistence import SnapshotStore, SnapshotWeights
+from ._plan import FitPlan, steps_per_cycle
 from ._schedules import METHODS, CycleSchedule, method_cycle_epochs
 from ._scikeras import (
     ROUTING_PREFIXES,
@@ -69,10 +70,8 @@ from ._training import (
     MLP_ACTIVATIONS,
     MLP_LOSSES,
     make_optimizer,
-    perturbs_at_restart,
     restart_weights,
     retracing_warnings_silenced,
-    steps_per_cycle,
     train_snapshots,
 )
 
@@ -103,7 +102,7 @@ class _Fit:
     schedule: Any = None
     network: Any = None
     y_encoded: Any = None
-    plan: dict = None
+    plan: FitPlan = None
     fits: list = field(default_factory=list)
     records: list = field(default_factory=list)
     store: Any = None
@@ -508,7 +507,6 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
                 if fit.store is not None
                 else uuid.uuid4().hex
             ),
-            init_scales=fit.plan["init_scales"],
         )
         self._finish_fit(fit)
         return self
@@ -606,35 +604,34 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         """Stage 6: the plan of this fit, which resume matching and the manifest
         record."""
         warm = fit.warm
-        fit.fits = [dict(plan) for plan in self._fits] if warm else []
+        fit.fits = list(self._fits) if warm else []
         fit.records = [dict(record) for record in self._records] if warm else []
-        if warm and getattr(self, "_init_scales", None):
-            init_scales = list(self._init_scales)
-        else:
+        init_scales = self._fits[-1].init_scales if warm else None
+        if not init_scales:
             # what a restart's noise is measured against (restart_noise)
             init_scales = [
                 float(np.std(variable.numpy()))
                 for variable in fit.network.trainable_variables
             ]
-        fit.plan = {
-            "method": self.method,
-            "restart_shrink": float(self.restart_shrink),
-            "restart_noise": float(self.restart_noise),
-            "restart_loss_threshold": optional_float(self.restart_loss_threshold),
-            "init_scales": init_scales,
-            "epochs": int(self.epochs),
-            "n_cycles": int(self.n_cycles),
-            "cycle_epochs": [int(epochs) for epochs in fit.cycle_epochs],
-            "batch_size": int(fit.batch_size),
-            "lr_max": float(self.lr_max),
-            "lr_min": float(self.lr_min),
-            "momentum": float(self.momentum),
-            "n_samples": int(fit.X.shape[0]),
-            "data_sha256": _fingerprint(fit.X, fit.y_encoded, fit.sample_weight),
-            "seed": fit.seed,
-            "first_snapshot": len(fit.records),
-            "epoch_offset": int(self.n_iter_) if warm else 0,
-        }
+        fit.plan = FitPlan(
+            method=self.method,
+            restart_shrink=float(self.restart_shrink),
+            restart_noise=float(self.restart_noise),
+            restart_loss_threshold=optional_float(self.restart_loss_threshold),
+            init_scales=init_scales,
+            epochs=int(self.epochs),
+            n_cycles=int(self.n_cycles),
+            cycle_epochs=[int(epochs) for epochs in fit.cycle_epochs],
+            batch_size=int(fit.batch_size),
+            lr_max=float(self.lr_max),
+            lr_min=float(self.lr_min),
+            momentum=float(self.momentum),
+            n_samples=int(fit.X.shape[0]),
+            data_sha256=_fingerprint(fit.X, fit.y_encoded, fit.sample_weight),
+            seed=fit.seed,
+            first_snapshot=len(fit.records),
+            epoch_offset=int(self.n_iter_) if warm else 0,
+        )
 
     def _open_store(self, fit):
         """Stage 7: the snapshot directory, resumed where it stopped if asked."""
@@ -654,9 +651,9 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         if fit.store.done_cycles:
             # Continue the interrupted run as it was planned.
             fit.plan = fit.store.plan
-            fit.seed = fit.plan["seed"]
+            fit.seed = fit.plan.seed
             fit.store.restore(fit.network, fit.optimizer)
-        fit.fits = [dict(plan) for plan in fit.store.manifest["fits"]]
+        fit.fits = fit.store.plans
         fit.records = [ledger_record(r) for r in fit.store.manifest["snapshots"]]
 
     def _train(self, fit, shared_activation):
@@ -680,7 +677,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
             on_snapshot=(
                 None
                 if store is None
-                else store.writer(fit.network, fit.optimizer, fit.plan["epoch_offset"])
+                else store.writer(fit.network, fit.optimizer, fit.plan.epoch_offset)
             ),
             built_in_activation=shared_activation,
             restart=self._restarter(fit.network, fit.plan),
@@ -708,7 +705,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         ):
             records.append(
                 {
-                    "epoch": fit.plan["epoch_offset"] + int(epoch),
+                    "epoch": fit.plan.epoch_offset + int(epoch),
                     "learning_rate": float(rate),
                     "loss": float(loss_value),
                 }
@@ -761,7 +758,6 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         fits,
         records,
         run_id,
-        init_scales,
         averaged_weights=None,
         evaluation=None,
     ):
@@ -774,7 +770,6 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         self.snapshot_weights_ = snapshot_weights
         self._set_history(fits, records)
         self._run_id = run_id
-        self._init_scales = list(init_scales or [])
         self._predictor = MemberPredictor(network)
         self.averaged_weights_ = averaged_weights
         if evaluation is not None:
@@ -784,18 +779,17 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
     def _restarter(network, plan):
         """``restart(cycle, previous_loss)`` for ``train_snapshots``, or None if
         no restart of this plan can shrink and perturb the weights."""
-        if not perturbs_at_restart(plan, previous_loss=0.0):
+        if not plan.perturbs_at_restart(previous_loss=0.0):
             return None
 
         def restart(cycle, previous_loss):
-            if perturbs_at_restart(plan, previous_loss):
-                seed = [plan["seed"], plan["first_snapshot"] + cycle]
+            if plan.perturbs_at_restart(previous_loss):
                 restart_weights(
                     network,
-                    plan["init_scales"],
-                    plan["restart_shrink"],
-                    plan["restart_noise"],
-                    seed,
+                    plan.init_scales,
+                    plan.restart_shrink,
+                    plan.restart_noise,
+                    [plan.seed, plan.first_snapshot + cycle],
                 )
 
         return restart
@@ -828,19 +822,15 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         self._fits = fits
         self._records = records
         rates, snapshot_iterations, n_iter = [], [], 0
-        boundaries = [fit["first_snapshot"] for fit in fits[1:]] + [len(records)]
+        boundaries = [fit.first_snapshot for fit in fits[1:]] + [len(records)]
         for fit, end in zip(fits, boundaries, strict=True):
-            done = end - fit["first_snapshot"]
-            steps = steps_per_cycle(
-                fit["n_samples"], fit["batch_size"], fit["cycle_epochs"]
-            )
+            done = end - fit.first_snapshot
+            steps = fit.cycle_steps
             steps_before = sum(len(rate) for rate in rates)
             snapshot_iterations += list(steps_before + np.cumsum(steps[:done]))
-            schedule = CycleSchedule(
-                fit.get("method", "snapshot"), steps, fit["lr_max"], fit["lr_min"]
-            )
+            schedule = CycleSchedule(fit.method, steps, fit.lr_max, fit.lr_min)
             rates.append(schedule.rates(np.arange(sum(steps[:done]))))
-            n_iter += sum(fit["cycle_epochs"][:done])
+            n_iter += sum(fit.cycle_epochs[:done])
         self.snapshot_iterations_ = np.asarray(snapshot_iterations, dtype=int)
         self.n_snapshots_ = len(records)
         self.snapshot_epochs_ = np.asarray([r["epoch"] for r in records], dtype=int)
@@ -851,9 +841,9 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         # a restart comes before every snapshot but the very first
         self.snapshot_perturbed_ = np.asarray(
             [
-                index > 0 and perturbs_at_restart(fit, records[index - 1]["loss"])
+                index > 0 and fit.perturbs_at_restart(records[index - 1]["loss"])
                 for fit, end in zip(fits, boundaries, strict=True)
-                for index in range(fit["first_snapshot"], end)
+                for index in range(fit.first_snapshot, end)
             ],
             dtype=bool,
         )

@@ -33,7 +33,7 @@ import numpy as np
 import sklearn
 import tensorflow as tf
 
-from ._training import PLAN_RESTART_DEFAULTS
+from ._plan import FitPlan
 
 __all__ = [
     "FORMAT",
@@ -449,22 +449,6 @@ class SnapshotWeights(Sequence):
         return state
 
 
-# Keys of a fit's plan that must agree for ``resume`` to continue it; the seed is
-# taken from the directory.
-_PLAN_KEYS_TO_MATCH = (
-    "method",
-    "restart_shrink",
-    "restart_noise",
-    "restart_loss_threshold",
-    "epochs",
-    "n_cycles",
-    "batch_size",
-    "lr_max",
-    "lr_min",
-    "momentum",
-    "n_samples",
-    "data_sha256",
-)
 # The architecture last: it also encodes n_features_in and the number of classes,
 # which make clearer messages.
 _HEADER_KEYS_TO_MATCH = (
@@ -498,8 +482,14 @@ class SnapshotStore:
         self.done_cycles = done_cycles
 
     @property
+    def plans(self):
+        """The :class:`~skl_snapshot._plan.FitPlan` of every fit of the run."""
+        return [FitPlan.from_json(plan) for plan in self.manifest["fits"]]
+
+    @property
     def plan(self):
-        return self.manifest["fits"][-1]
+        """The plan of the newest fit."""
+        return self.plans[-1]
 
     @classmethod
     def open(cls, path, header, plan, *, resume, overwrite, continues_run=None):
@@ -518,16 +508,16 @@ class SnapshotStore:
                     f" first fit, but {directory.manifest_path} belongs to another"
                     " run."
                 )
-            plan = {**plan, "first_snapshot": len(manifest["snapshots"])}
-            manifest["fits"].append(plan)
+            plan = plan.replace(first_snapshot=len(manifest["snapshots"]))
+            manifest["fits"].append(plan.to_json())
             directory.write_manifest(manifest)
             return cls(directory, manifest, 0)
         if resume and directory.exists():
             manifest = directory.read_manifest()
             mismatch = _first_mismatch(manifest, header, plan)
             if mismatch is None:
-                last = manifest["fits"][-1]
-                done = len(manifest["snapshots"]) - last["first_snapshot"]
+                last = FitPlan.from_json(manifest["fits"][-1])
+                done = len(manifest["snapshots"]) - last.first_snapshot
                 return cls(directory, manifest, done)
             if not overwrite:
                 raise SnapshotDirectoryError(
@@ -536,7 +526,7 @@ class SnapshotStore:
                     " start a new run there, or choose another snapshot_dir."
                 )
         manifest = directory.prepare(
-            {**header, "fits": [{**plan, "first_snapshot": 0}]},
+            {**header, "fits": [plan.replace(first_snapshot=0).to_json()]},
             overwrite=overwrite,
         )
         return cls(directory, manifest, 0)
@@ -591,16 +581,7 @@ def _first_mismatch(manifest, header, plan):
             return (
                 f"{key} differs ({manifest.get(key)!r} there, {header.get(key)!r} now)"
             )
-    last = manifest["fits"][-1]
-    for key in _PLAN_KEYS_TO_MATCH:
-        # plans written before these keys existed: snapshot ensembles whose
-        # restarts only restart the learning rate
-        default = PLAN_RESTART_DEFAULTS.get(key)
-        if last.get(key, default) != plan.get(key, default):
-            if key == "data_sha256":
-                return "the training data differs"
-            return f"{key} differs ({last.get(key)!r} there, {plan.get(key)!r} now)"
-    return None
+    return FitPlan.from_json(manifest["fits"][-1]).mismatch(plan)
 
 
 def _without_names(config):
@@ -624,18 +605,6 @@ _RECORD_FIELDS = {
     "epoch": int,
     "learning_rate": (int, float),
     "loss": (int, float),
-}
-_PLAN_FIELDS = {
-    "epochs": int,
-    "n_cycles": int,
-    "cycle_epochs": list,
-    "batch_size": int,
-    "lr_max": (int, float),
-    "lr_min": (int, float),
-    "n_samples": int,
-    "first_snapshot": int,
-    "epoch_offset": int,
-    "seed": int,
 }
 _MANIFEST_FIELDS = {
     "run_id": str,
@@ -678,9 +647,10 @@ def _schema_problem(manifest):
     if not manifest["fits"]:
         return "fits is empty"
     for number, plan in enumerate(manifest["fits"]):
-        problem = _field_problem(plan, _PLAN_FIELDS, f"fits[{number}]")
-        if problem:
-            return problem
+        try:
+            FitPlan.from_json(plan, f"fits[{number}]")
+        except ValueError as error:
+            return str(error)
     for number, record in enumerate(manifest["snapshots"]):
         problem = _field_problem(record, _RECORD_FIELDS, f"snapshots[{number}]")
         if problem:

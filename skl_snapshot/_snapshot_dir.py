@@ -20,7 +20,7 @@ from ._persistence import (
     load_network,
     versions,
 )
-from ._training import PLAN_RESTART_DEFAULTS
+from ._plan import RESTART_DEFAULTS, FitPlan
 
 __all__ = [
     "TASKS",
@@ -141,10 +141,9 @@ def estimator_from_snapshot_dir(cls, path, *, in_memory=True):
         snapshot_weights=_snapshot_weights(
             directory, records, network, architecture, in_memory
         ),
-        fits=[dict(fit) for fit in manifest["fits"]],
+        fits=[FitPlan.from_json(fit) for fit in manifest["fits"]],
         records=[ledger_record(record) for record in records],
         run_id=manifest["run_id"],
-        init_scales=manifest["fits"][-1].get("init_scales"),
         averaged_weights=_averaged_weights(estimator, manifest, directory, network),
         evaluation=_evaluation(manifest, len(records), directory),
     )
@@ -173,7 +172,7 @@ def _estimator_of(cls, manifest, network, directory, in_memory):
 
     # directories written before the restart parameters existed restarted
     # the learning rate only
-    recorded = {**PLAN_RESTART_DEFAULTS, **manifest["estimator_params"]}
+    recorded = {**RESTART_DEFAULTS, **manifest["estimator_params"]}
     built_in = recorded.pop("built_in_network", True)
     named = set(cls._named_parameters()) - _UNRECORDED_PARAMETERS
     params = {name: value for name, value in recorded.items() if name in named}

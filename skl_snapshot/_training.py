@@ -84,12 +84,6 @@ class SnapshotRun:
     diverged: bool
 
 
-def steps_per_cycle(n_samples, batch_size, cycle_epochs):
-    """Number of optimizer iterations of each cycle."""
-    batches_per_epoch = math.ceil(n_samples / batch_size)
-    return [epochs * batches_per_epoch for epochs in cycle_epochs]
-
-
 def make_optimizer(method, cycle_steps, lr_max, lr_min, momentum, optimizer_params):
     """SGD with momentum driven by the cyclic schedule of ``method``.
 
@@ -295,38 +289,6 @@ def _trace_mlp_cycle_function(activation, n_layers, weighted, with_momentum, los
         return tf.identity(loss_sum)
 
     return run
-
-
-#: What a fit's plan says about restarts when it was written before these keys
-#: existed: a snapshot ensemble whose restarts only restart the learning rate.
-PLAN_RESTART_DEFAULTS = {
-    "method": "snapshot",
-    "restart_shrink": 1.0,
-    "restart_noise": 0.0,
-    "restart_loss_threshold": None,
-}
-
-
-def perturbs_at_restart(plan, previous_loss):
-    """Whether a warm restart under ``plan`` shrinks and perturbs the weights.
-
-    Only ``method="snapshot"`` does, with a shrink below 1 or some noise, and,
-    with a ``restart_loss_threshold``, only when the mean training loss of the
-    cycle before (``previous_loss``) fell below it: a network that fits its
-    training rows has near-zero gradients, so raising the learning rate alone
-    would not move it, while one still learning is moved by the rate.
-    """
-    setting = {
-        key: plan.get(key, value) for key, value in PLAN_RESTART_DEFAULTS.items()
-    }
-    if setting["method"] != "snapshot" or (
-        setting["restart_shrink"] == 1.0 and setting["restart_noise"] == 0.0
-    ):
-        return False
-    threshold = setting["restart_loss_threshold"]
-    return threshold is None or (
-        previous_loss is not None and previous_loss < threshold
-    )
 
 
 def restart_weights(network, scales, shrink, noise, seed):

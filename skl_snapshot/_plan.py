@@ -1,0 +1,264 @@
+"""The plan of one fit: what training follows, resume matches and a manifest records.
+
+A :class:`FitPlan` is built once per ``fit`` (or read back from a snapshot
+directory) and never changed: training follows its cycles and restart rule,
+``resume`` continues a directory only if its newest plan agrees with this fit's
+on :data:`FitPlan.MATCHED`, and the manifest stores :meth:`FitPlan.to_json`.
+"""
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from ._schedules import METHODS
+
+
+def steps_per_cycle(n_samples, batch_size, cycle_epochs):
+    """Number of optimizer iterations of each cycle."""
+    batches_per_epoch = math.ceil(n_samples / batch_size)
+    return [epochs * batches_per_epoch for epochs in cycle_epochs]
+
+
+@dataclass(frozen=True)
+class FitPlan:
+    """Everything one ``fit`` decided before training.
+
+    Parameters
+    ----------
+    epochs, n_cycles : int
+        The estimator's budget.
+    cycle_epochs : tuple of int
+        Epochs of each cycle, as the method splits the budget.
+    batch_size : int
+        Rows per mini-batch (at most the number of training rows).
+    lr_max, lr_min : float
+        The schedule's bounds.
+    n_samples : int
+        Training rows, after the held-out ones were set aside.
+    seed : int
+        The seed of initialisation, data order and restart noise.
+    momentum : float or None
+        SGD's momentum; None in plans written before it was recorded.
+    data_sha256 : str or None
+        Fingerprint of the training data as the network sees it.
+    first_snapshot : int
+        Index of this fit's first snapshot among all snapshots (warm start).
+    epoch_offset : int
+        Epochs trained by earlier fits (warm start).
+    method : {"snapshot", "fge", "swa"}
+        The ensemble method.
+    restart_shrink, restart_noise : float
+        The shrink-and-perturb rule of the warm restarts.
+    restart_loss_threshold : float or None
+        Perturb only after a cycle whose mean training loss fell below it.
+    init_scales : tuple of float or None
+        Standard deviation of each trainable variable at initialisation, what
+        the restart noise is measured against; None in plans written before.
+
+    The defaults of the fields after ``seed`` are what a plan written before
+    that field existed meant by its absence.
+    """
+
+    epochs: int
+    n_cycles: int
+    cycle_epochs: tuple
+    batch_size: int
+    lr_max: float
+    lr_min: float
+    n_samples: int
+    seed: int
+    momentum: float | None = None
+    data_sha256: str | None = None
+    first_snapshot: int = 0
+    epoch_offset: int = 0
+    method: str = "snapshot"
+    restart_shrink: float = 1.0
+    restart_noise: float = 0.0
+    restart_loss_threshold: float | None = None
+    init_scales: tuple | None = None
+
+    #: Fields that must agree for ``resume`` to continue a directory's run; the
+    #: seed, the offsets and the scales are taken from the directory.
+    MATCHED = (
+        "method",
+        "restart_shrink",
+        "restart_noise",
+        "restart_loss_threshold",
+        "epochs",
+        "n_cycles",
+        "batch_size",
+        "lr_max",
+        "lr_min",
+        "momentum",
+        "n_samples",
+        "data_sha256",
+    )
+
+    def __post_init__(self):
+        object.__setattr__(self, "cycle_epochs", tuple(self.cycle_epochs))
+        if self.init_scales is not None:
+            object.__setattr__(self, "init_scales", tuple(self.init_scales))
+
+    @property
+    def cycle_steps(self):
+        """Optimizer iterations of each cycle."""
+        return steps_per_cycle(self.n_samples, self.batch_size, self.cycle_epochs)
+
+    def replace(self, **changes):
+        """A copy with ``changes``."""
+        return dataclasses.replace(self, **changes)
+
+    def perturbs_at_restart(self, previous_loss):
+        """Whether a warm restart shrinks and perturbs the weights.
+
+        Only ``method="snapshot"`` does, with a shrink below 1 or some noise,
+        and, with a ``restart_loss_threshold``, only when the mean training loss
+        of the cycle before (``previous_loss``) fell below it: a network that
+        fits its training rows has near-zero gradients, so raising the learning
+        rate alone would not move it, while one still learning is moved by the
+        rate.
+        """
+        if self.method != "snapshot" or (
+            self.restart_shrink == 1.0 and self.restart_noise == 0.0
+        ):
+            return False
+        threshold = self.restart_loss_threshold
+        return threshold is None or (
+            previous_loss is not None and previous_loss < threshold
+        )
+
+    def mismatch(self, other):
+        """Why ``other`` (this fit's plan) cannot continue this run, or None."""
+        for name in self.MATCHED:
+            there, now = getattr(self, name), getattr(other, name)
+            if there != now:
+                if name == "data_sha256":
+                    return "the training data differs"
+                return f"{name} differs ({there!r} there, {now!r} now)"
+        return None
+
+    def to_json(self):
+        """The plan as a JSON object (tuples become lists)."""
+        record = dataclasses.asdict(self)
+        record["cycle_epochs"] = list(self.cycle_epochs)
+        if self.init_scales is not None:
+            record["init_scales"] = list(self.init_scales)
+        return record
+
+    @classmethod
+    def from_json(cls, record, where="the plan"):
+        """The plan a JSON object describes, checked field by field.
+
+        Raises
+        ------
+        ValueError
+            Naming ``where`` and the field, if ``record`` is not a plan: a
+            missing or mistyped field, a count below its minimum, a rate that
+            is not finite, cycles that do not add up to the epochs.
+        """
+        if not isinstance(record, dict):
+            raise ValueError(f"{where} is not an object")
+        values = {}
+        for spec in dataclasses.fields(cls):
+            required = spec.default is dataclasses.MISSING
+            if spec.name not in record:
+                if required:
+                    raise ValueError(f"{where} has no {spec.name!r}")
+                continue
+            check = _FIELD_CHECKS[spec.name]
+            value = record[spec.name]
+            problem = check(value)
+            if problem:
+                raise ValueError(
+                    f"{where}[{spec.name!r}] {problem} (got {_short(value)})"
+                )
+            values[spec.name] = value
+        plan = cls(**values)
+        if (
+            sum(plan.cycle_epochs) > plan.epochs
+            or len(plan.cycle_epochs) != plan.n_cycles
+        ):
+            raise ValueError(
+                f"{where}: cycle_epochs {list(plan.cycle_epochs)} do not fit in"
+                f" {plan.epochs} epochs and {plan.n_cycles} cycles"
+            )
+        return plan
+
+
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _count(minimum):
+    def check(value):
+        if not isinstance(value, int) or isinstance(value, bool):
+            return "is not an integer"
+        if value < minimum:
+            return f"is below {minimum}"
+        return None
+
+    return check
+
+
+def _real(value, optional=False, positive=False):
+    if value is None and optional:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return "is not a number"
+    if not math.isfinite(value):
+        return "is not finite"
+    if positive and value <= 0:
+        return "is not positive"
+    return None
+
+
+def _numbers(value, element):
+    if not isinstance(value, list) or not value:
+        return "is not a non-empty list"
+    if any(element(item) for item in value):
+        return "holds an invalid entry"
+    return None
+
+
+def _text(value, optional=False):
+    if value is None and optional:
+        return None
+    return None if isinstance(value, str) else "is not a string"
+
+
+_FIELD_CHECKS = {
+    "epochs": _count(1),
+    "n_cycles": _count(1),
+    "cycle_epochs": lambda value: _numbers(value, _count(1)),
+    "batch_size": _count(1),
+    "lr_max": lambda value: _real(value, positive=True),
+    "lr_min": _real,
+    "n_samples": _count(1),
+    "seed": _count(0),
+    "momentum": lambda value: _real(value, optional=True),
+    "data_sha256": lambda value: _text(value, optional=True),
+    "first_snapshot": _count(0),
+    "epoch_offset": _count(0),
+    "method": lambda value: None if value in METHODS else f"is not one of {METHODS}",
+    "restart_shrink": _real,
+    "restart_noise": _real,
+    "restart_loss_threshold": lambda value: _real(value, optional=True),
+    "init_scales": lambda value: (
+        None if value is None else _numbers(value, lambda item: _real(item))
+    ),
+}
+
+#: What a plan written before the restart fields existed says about restarts:
+#: a snapshot ensemble whose restarts only restart the learning rate.
+_RESTART_FIELDS = (
+    "method",
+    "restart_shrink",
+    "restart_noise",
+    "restart_loss_threshold",
+)
+RESTART_DEFAULTS = {
+    spec.name: spec.default
+    for spec in dataclasses.fields(FitPlan)
+    if spec.name in _RESTART_FIELDS
+}
