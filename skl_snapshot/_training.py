@@ -114,6 +114,26 @@ def _cycle_function(network, optimizer, tensors, batch_size, strategy=None):
     """
     n_samples = int(tensors[0].shape[0])
     batches_per_epoch = math.ceil(n_samples / batch_size)
+    step_loss = _keras_step(network, optimizer, tensors, strategy)
+
+    @tf.function(autograph=False)
+    def run(first_epoch, n_epochs, seed):
+        return _epoch_loop(
+            n_samples,
+            batch_size,
+            batches_per_epoch,
+            first_epoch,
+            n_epochs,
+            seed,
+            lambda indices, step: step_loss(indices),
+        )
+
+    return run
+
+
+def _keras_step(network, optimizer, tensors, strategy):
+    """``step_loss(indices)``: one Keras training step on the rows ``indices``,
+    split between the replicas of ``strategy``; the batch's loss sum."""
     variables = network.trainable_variables
 
     def train_step(indices):
@@ -135,25 +155,38 @@ def _cycle_function(network, optimizer, tensors, batch_size, strategy=None):
         # undo Keras' 1 / replicas loss scaling: the shard's loss sum
         return train_step(shard) * replicas
 
-    if strategy is not None and strategy.num_replicas_in_sync > 1:
+    if strategy is None or strategy.num_replicas_in_sync == 1:
+        return train_step
 
-        def step_loss(indices):
-            per_replica = strategy.run(replica_step, args=(indices,))
-            return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+    def step_loss(indices):
+        per_replica = strategy.run(replica_step, args=(indices,))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
-    else:
-        step_loss = train_step
+    return step_loss
 
-    def epoch(first_epoch, seed, number, loss_sum):
+
+def _epoch_loop(
+    n_samples, batch_size, batches_per_epoch, first_epoch, n_epochs, seed, batch_loss
+):
+    """In a graph: train ``n_epochs`` epochs; the sum of the batches' loss sums.
+
+    Epoch ``e`` visits the rows in a permutation drawn statelessly from ``seed``
+    and ``first_epoch + e``, so a resumed run sees the orders of an
+    uninterrupted one. ``batch_loss(indices, step)`` trains on one mini-batch
+    (``step`` counts the batches of this call) and returns its loss sum.
+    """
+
+    def epoch(number, loss_sum):
         keys = tf.random.stateless_uniform(
-            [n_samples], seed=tf.stack([seed, first_epoch + number])
+            tf.reshape(n_samples, [1]), seed=tf.stack([seed, first_epoch + number])
         )
         order = tf.argsort(keys)
+        first_batch = tf.cast(number, tf.int32) * batches_per_epoch
 
         def step(batch, loss_sum):
             start = batch * batch_size
             indices = order[start : tf.minimum(start + batch_size, n_samples)]
-            return batch + 1, loss_sum + step_loss(indices)
+            return batch + 1, loss_sum + batch_loss(indices, first_batch + batch)
 
         _, loss_sum = tf.while_loop(
             lambda batch, _: batch < batches_per_epoch,
@@ -162,79 +195,77 @@ def _cycle_function(network, optimizer, tensors, batch_size, strategy=None):
         )
         return number + 1, loss_sum
 
-    @tf.function(autograph=False)
-    def run(first_epoch, n_epochs, seed):
-        _, loss_sum = tf.while_loop(
-            lambda number, _: number < n_epochs,
-            lambda number, loss_sum: epoch(first_epoch, seed, number, loss_sum),
-            [tf.constant(0, tf.int64), tf.constant(0.0)],
-        )
-        return loss_sum
-
-    return run
+    _, loss_sum = tf.while_loop(
+        lambda number, _: number < n_epochs,
+        epoch,
+        [tf.constant(0, tf.int64), tf.constant(0.0)],
+    )
+    return loss_sum
 
 
-def _trace_mlp_cycle_function(activation, n_layers, weighted, with_momentum, loss):
-    activation_function = keras.activations.get(activation)
+def _mlp_row_losses(loss, outputs, targets):
+    """Each row's ``loss`` (one of ``MLP_LOSSES``) of the network's ``outputs``."""
+    if loss == "mean_squared_error":
+        # Keras' MeanSquaredError: the mean over the output columns
+        return tf.reduce_mean(tf.square(outputs - targets), axis=-1)
+    labels = tf.cast(targets, tf.int64)
+    if labels.shape.rank == 2:
+        labels = tf.squeeze(labels, axis=-1)
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=outputs)
 
-    def row_losses(outputs, targets):
-        if loss == "mean_squared_error":
-            # Keras' MeanSquaredError: the mean over the output columns
-            return tf.reduce_mean(tf.square(outputs - targets), axis=-1)
-        labels = tf.cast(targets, tf.int64)
-        if labels.shape.rank == 2:
-            labels = tf.squeeze(labels, axis=-1)
-        return tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels=labels, logits=outputs
-        )
 
-    def logits_of(weights, x):
-        hidden = x
-        for layer in range(n_layers):
-            hidden = tf.add(
-                tf.matmul(hidden, weights[2 * layer]), weights[2 * layer + 1]
+def _mlp_outputs(activation_function, weights, x):
+    """The built-in network's output layer before its softmax, if any."""
+    n_layers = len(weights) // 2
+    hidden = x
+    for layer in range(n_layers):
+        hidden = tf.add(tf.matmul(hidden, weights[2 * layer]), weights[2 * layer + 1])
+        if layer < n_layers - 1:
+            hidden = activation_function(hidden)
+    return hidden
+
+
+def _sgd_updates(weights, momentums, gradients, rate, momentum):
+    """Keras' SGD step on every variable: ``m = m * momentum - gradient * rate;
+    variable += m`` (no ``momentums``: ``variable -= rate * gradient``). The fused
+    kernels compute the same expressions in one operation each."""
+    if not momentums:
+        return [
+            tf.raw_ops.ResourceApplyGradientDescent(
+                var=variable.handle, alpha=rate, delta=gradient
             )
-            if layer < n_layers - 1:
-                hidden = activation_function(hidden)
-        return hidden
+            for variable, gradient in zip(weights, gradients, strict=True)
+        ]
+    return [
+        tf.raw_ops.ResourceApplyKerasMomentum(
+            var=variable.handle,
+            accum=accumulator.handle,
+            lr=rate,
+            grad=gradient,
+            momentum=momentum,
+        )
+        for variable, accumulator, gradient in zip(
+            weights, momentums, gradients, strict=True
+        )
+    ]
 
-    def learning_rates(steps, schedule):
-        # one gather a step instead of a dozen operations
-        return CycleSchedule.evaluate(keras.ops, tf.cast(steps, tf.float32), *schedule)
+
+def _trace_mlp_cycle_function(activation, weighted, loss):
+    activation_function = keras.activations.get(activation)
 
     def train_step(weights, momentums, data, indices, rate, momentum):
         batch = [tf.gather(tensor, indices) for tensor in data]
         with tf.GradientTape() as tape:
-            losses = row_losses(logits_of(weights, batch[0]), batch[1])
+            outputs = _mlp_outputs(activation_function, weights, batch[0])
+            losses = _mlp_row_losses(loss, outputs, batch[1])
             if weighted:
                 losses = losses * batch[2]
             rows = tf.cast(tf.size(losses), losses.dtype)
-            loss = tf.math.divide_no_nan(tf.reduce_sum(losses), rows)
-        gradients = tape.gradient(loss, weights)
-        updates = []
-        for index, (variable, gradient) in enumerate(
-            zip(weights, gradients, strict=True)
-        ):
-            # Keras' SGD: m = m * momentum - gradient * rate; variable += m. The
-            # fused kernel computes the same expression in one operation.
-            if with_momentum:
-                updates.append(
-                    tf.raw_ops.ResourceApplyKerasMomentum(
-                        var=variable.handle,
-                        accum=momentums[index].handle,
-                        lr=rate,
-                        grad=gradient,
-                        momentum=momentum,
-                    )
-                )
-            else:
-                updates.append(
-                    tf.raw_ops.ResourceApplyGradientDescent(
-                        var=variable.handle, alpha=rate, delta=gradient
-                    )
-                )
+            loss_value = tf.math.divide_no_nan(tf.reduce_sum(losses), rows)
+        gradients = tape.gradient(loss_value, weights)
+        updates = _sgd_updates(weights, momentums, gradients, rate, momentum)
         with tf.control_dependencies(updates):
-            return loss * rows
+            return loss_value * rows
 
     @tf.function(autograph=False)
     def run(
@@ -253,36 +284,19 @@ def _trace_mlp_cycle_function(activation, n_layers, weighted, with_momentum, los
         batches_per_epoch = (n_samples + batch_size - 1) // batch_size
         first_step = iterations.read_value()
         n_steps = tf.cast(n_epochs, tf.int32) * batches_per_epoch
-        rates = learning_rates(
-            first_step + tf.range(tf.cast(n_steps, tf.int64)), schedule
-        )
-
-        def epoch(number, loss_sum):
-            keys = tf.random.stateless_uniform(
-                tf.reshape(n_samples, [1]), seed=tf.stack([seed, first_epoch + number])
-            )
-            order = tf.argsort(keys)
-            first_batch = tf.cast(number, tf.int32) * batches_per_epoch
-
-            def step(batch, loss_sum):
-                start = batch * batch_size
-                indices = order[start : tf.minimum(start + batch_size, n_samples)]
-                rate = rates[first_batch + batch]
-                return batch + 1, loss_sum + train_step(
-                    weights, momentums, data, indices, rate, momentum
-                )
-
-            _, loss_sum = tf.while_loop(
-                lambda batch, _: batch < batches_per_epoch,
-                step,
-                [tf.constant(0), loss_sum],
-            )
-            return number + 1, loss_sum
-
-        _, loss_sum = tf.while_loop(
-            lambda number, _: number < n_epochs,
-            epoch,
-            [tf.constant(0, tf.int64), tf.constant(0.0)],
+        # one gather a step instead of a dozen operations
+        steps = tf.cast(first_step + tf.range(tf.cast(n_steps, tf.int64)), tf.float32)
+        rates = CycleSchedule.evaluate(keras.ops, steps, *schedule)
+        loss_sum = _epoch_loop(
+            n_samples,
+            batch_size,
+            batches_per_epoch,
+            first_epoch,
+            n_epochs,
+            seed,
+            lambda indices, step: train_step(
+                weights, momentums, data, indices, rates[step], momentum
+            ),
         )
         with tf.control_dependencies([loss_sum]):
             iterations.assign_add(tf.cast(n_steps, iterations.dtype))
@@ -355,38 +369,17 @@ def _shared_mlp_run(
         tuple(tuple(weight.shape) for weight in weights),
         tuple((tensor.dtype, tuple(tensor.shape[1:])) for tensor in tensors),
     )
-    with _SHARED_FUNCTIONS_LOCK:
-        shared = _SHARED_FUNCTIONS.pop(key, None)
-        if shared is None:
-            traced = _trace_mlp_cycle_function(
-                activation, len(weights) // 2, len(tensors) == 3, with_momentum, loss
-            )
-            # Any number of rows, cycles and any hyper-parameters: one graph.
-            shared = traced.get_concrete_function(
-                weights,
-                momentums,
-                optimizer.iterations.value,
-                tuple(
-                    tf.TensorSpec([None, *tensor.shape[1:]], tensor.dtype)
-                    for tensor in tensors
-                ),
-                first_epoch=tf.TensorSpec([], tf.int64),
-                n_epochs=tf.TensorSpec([], tf.int64),
-                seed=tf.TensorSpec([], tf.int64),
-                batch_size=tf.TensorSpec([], tf.int32),
-                momentum=tf.TensorSpec([], tf.float32),
-                schedule=(
-                    tf.TensorSpec([None], tf.float32),
-                    tf.TensorSpec([None], tf.float32),
-                    tf.TensorSpec([], tf.float32),
-                    tf.TensorSpec([None], tf.float32),
-                    tf.TensorSpec([None], tf.float32),
-                ),
-            )
-        # least recently used last
-        _SHARED_FUNCTIONS[key] = shared
-        while len(_SHARED_FUNCTIONS) > _SHARED_FUNCTIONS_MAX:
-            _SHARED_FUNCTIONS.pop(next(iter(_SHARED_FUNCTIONS)))
+    shared = _shared_function(
+        key,
+        lambda: _trace_mlp_cycle_function(
+            activation, len(tensors) == 3, loss
+        ).get_concrete_function(
+            weights,
+            momentums,
+            optimizer.iterations.value,
+            **_mlp_run_signature(tensors),
+        ),
+    )
 
     def run(first_epoch, n_epochs, seed):
         return shared(
@@ -401,6 +394,37 @@ def _shared_mlp_run(
         )
 
     return run
+
+
+def _mlp_run_signature(tensors):
+    """The arguments of the shared function that vary between fits, as specs:
+    any number of rows, cycles and any hyper-parameters share one graph."""
+    vector = tf.TensorSpec([None], tf.float32)
+    return {
+        "data": tuple(
+            tf.TensorSpec([None, *tensor.shape[1:]], tensor.dtype) for tensor in tensors
+        ),
+        "first_epoch": tf.TensorSpec([], tf.int64),
+        "n_epochs": tf.TensorSpec([], tf.int64),
+        "seed": tf.TensorSpec([], tf.int64),
+        "batch_size": tf.TensorSpec([], tf.int32),
+        "momentum": tf.TensorSpec([], tf.float32),
+        "schedule": (vector, vector, tf.TensorSpec([], tf.float32), vector, vector),
+    }
+
+
+def _shared_function(key, trace):
+    """The compiled function cached under ``key``, traced by ``trace()`` if
+    absent; the cache keeps the most recently used."""
+    with _SHARED_FUNCTIONS_LOCK:
+        shared = _SHARED_FUNCTIONS.pop(key, None)
+        if shared is None:
+            shared = trace()
+        # least recently used first
+        _SHARED_FUNCTIONS[key] = shared
+        while len(_SHARED_FUNCTIONS) > _SHARED_FUNCTIONS_MAX:
+            _SHARED_FUNCTIONS.pop(next(iter(_SHARED_FUNCTIONS)))
+    return shared
 
 
 # Compiled training functions of the built-in network, by architecture; each
@@ -455,10 +479,15 @@ def train_snapshots(
     of the last cycle of an interrupted or earlier fit).
     """
     n_samples = X.shape[0]
-    # compile only attaches the loss (for compute_loss) and the optimizer
-    network.compile(optimizer=optimizer, loss=loss)
-    if not optimizer.built:
-        optimizer.build(network.trainable_variables)
+    run = _cycle_runner(
+        network,
+        optimizer,
+        schedule,
+        loss,
+        (X, y) if sample_weight is None else (X, y, sample_weight),
+        batch_size,
+        built_in_activation,
+    )
     recorder = SnapshotRecorder(
         cycle_epochs,
         # NumPy's formula: evaluating the Keras schedule eagerly after every cycle
@@ -474,25 +503,6 @@ def train_snapshots(
         model=network,
         epochs=len(cycle_epochs),
     )
-    tensors = tuple(
-        tf.constant(array)
-        for array in ((X, y) if sample_weight is None else (X, y, sample_weight))
-    )
-    if built_in_activation is None:
-        run = _cycle_function(
-            network, optimizer, tensors, batch_size, distribution_strategy()
-        )
-    else:
-        run = _shared_mlp_run(
-            network,
-            optimizer,
-            schedule,
-            tensors,
-            batch_size,
-            built_in_activation,
-            loss,
-        )
-
     network.stop_training = False
     callbacks.on_train_begin()
     for cycle in range(first_cycle, len(cycle_epochs)):
@@ -510,7 +520,30 @@ def train_snapshots(
         if network.stop_training:
             break
     callbacks.on_train_end()
+    return _snapshot_run(recorder, optimizer, schedule, cycle_epochs, first_cycle)
 
+
+def _cycle_runner(
+    network, optimizer, schedule, loss, arrays, batch_size, built_in_activation
+):
+    """``run(first_epoch, n_epochs, seed)`` training ``network`` on ``arrays``:
+    the shared function of the built-in network, or one traced for this one."""
+    # compile only attaches the loss (for compute_loss) and the optimizer
+    network.compile(optimizer=optimizer, loss=loss)
+    if not optimizer.built:
+        optimizer.build(network.trainable_variables)
+    tensors = tuple(tf.constant(array) for array in arrays)
+    if built_in_activation is None:
+        return _cycle_function(
+            network, optimizer, tensors, batch_size, distribution_strategy()
+        )
+    return _shared_mlp_run(
+        network, optimizer, schedule, tensors, batch_size, built_in_activation, loss
+    )
+
+
+def _snapshot_run(recorder, optimizer, schedule, cycle_epochs, first_cycle):
+    """What :func:`train_snapshots` returns, from its recorder."""
     n_steps = int(optimizer.iterations.numpy())
     return SnapshotRun(
         weights=recorder.weights,
