@@ -75,7 +75,36 @@ from ._training import (
     train_snapshots,
 )
 
-__all__ = ["BaseSnapshotEnsemble"]
+__all__ = ["BaseSnapshotEnsemble", "extended_signature"]
+
+
+def extended_signature(init, **parameters):
+    """The signature of ``init`` with keyword-only ``parameters`` (name=default)
+    added before its ``**kwargs``.
+
+    A subclass whose ``__init__(self, model=None, *, new=default, **kwargs)``
+    passes the base's parameters on sets this as its ``__signature__``: the
+    base's parameters are then listed once, while ``get_params``, ``clone``,
+    the estimator's repr, ``inspect`` and the API reference see every parameter
+    by name with its default.
+    """
+    signature = inspect.signature(init)
+    named = [
+        parameter
+        for parameter in signature.parameters.values()
+        if parameter.kind != parameter.VAR_KEYWORD
+    ]
+    rest = [
+        parameter
+        for parameter in signature.parameters.values()
+        if parameter.kind == parameter.VAR_KEYWORD
+    ]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+        for name, default in parameters.items()
+    ]
+    return signature.replace(parameters=[*named, *added, *rest])
+
 
 # Parameters that act at prediction time and are checked again there, since
 # ``set_params`` on a fitted estimator may change them without refitting.
@@ -667,9 +696,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
             optimizer=fit.optimizer,
             schedule=fit.schedule,
             loss=fit.loss,
-            cycle_epochs=fit.cycle_epochs,
-            batch_size=fit.batch_size,
-            seed=fit.seed,
+            plan=fit.plan,
             fit_params=routed_params(fit.params, "fit"),
             verbose=self.verbose,
             first_cycle=0 if store is None else store.done_cycles,

@@ -99,24 +99,24 @@ def _save_model_weights(network, path):
     (not yet public API) can leave them out. The optimizer state is saved once,
     separately, for resuming.
     """
-    optimizer = getattr(network, "optimizer", None)
-    if optimizer is None:
-        network.save_weights(path)
-        return
-    from keras.src.saving import saving_lib
-
-    saving_lib.save_weights_only(network, path, objects_to_skip=[optimizer])
+    _model_weights(network, path, "save")
 
 
 def _load_model_weights(network, path):
     """Load weights saved by :func:`_save_model_weights`, leaving any optimizer be."""
+    _model_weights(network, path, "load")
+
+
+def _model_weights(network, path, action):
     optimizer = getattr(network, "optimizer", None)
     if optimizer is None:
-        network.load_weights(path)
+        getattr(network, f"{action}_weights")(path)
         return
     from keras.src.saving import saving_lib
 
-    saving_lib.load_weights_only(network, path, objects_to_skip=[optimizer])
+    getattr(saving_lib, f"{action}_weights_only")(
+        network, path, objects_to_skip=[optimizer]
+    )
 
 
 def sha256_of(path):

@@ -14,7 +14,7 @@ from sklearn.exceptions import DataConversionWarning
 from sklearn.metrics import mean_squared_error, r2_score
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseSnapshotEnsemble
+from ._base import BaseSnapshotEnsemble, extended_signature
 from ._members import RegressionMemberEvaluation
 from ._persistence import SnapshotDirectoryError
 
@@ -293,64 +293,15 @@ class SnapshotEnsembleRegressor(RegressorMixin, BaseSnapshotEnsemble):
         "normalize_y": ["boolean"],
     }
 
-    def __init__(
-        self,
-        model=None,
-        *,
-        hidden_layer_sizes=(50,),
-        activation="relu",
-        epochs=320,
-        n_cycles=8,
-        method="snapshot",
-        restart_shrink=0.5,
-        restart_noise=1.0,
-        restart_loss_threshold=0.02,
-        lr_max=0.05,
-        lr_min=0.0,
-        momentum=0.9,
-        batch_size=32,
-        n_members=None,
-        member_order="newest",
-        member_weights="uniform",
-        validation_fraction=None,
-        normalize_y=True,
-        snapshot_dir=None,
-        in_memory=True,
-        resume=False,
-        overwrite=False,
-        warm_start=False,
-        random_state=None,
-        verbose=0,
-        **kwargs,
-    ):
+    def __init__(self, model=None, *, normalize_y=True, **kwargs):
         self.normalize_y = normalize_y
-        super().__init__(
-            model,
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            epochs=epochs,
-            n_cycles=n_cycles,
-            method=method,
-            restart_shrink=restart_shrink,
-            restart_noise=restart_noise,
-            restart_loss_threshold=restart_loss_threshold,
-            lr_max=lr_max,
-            lr_min=lr_min,
-            momentum=momentum,
-            batch_size=batch_size,
-            n_members=n_members,
-            member_order=member_order,
-            member_weights=member_weights,
-            validation_fraction=validation_fraction,
-            snapshot_dir=snapshot_dir,
-            in_memory=in_memory,
-            resume=resume,
-            overwrite=overwrite,
-            warm_start=warm_start,
-            random_state=random_state,
-            verbose=verbose,
-            **kwargs,
-        )
+        super().__init__(model, **kwargs)
+
+    # The base's parameters by name, then normalize_y: what get_params, clone,
+    # the repr and the API reference see.
+    __init__.__signature__ = extended_signature(
+        BaseSnapshotEnsemble.__init__, normalize_y=True
+    )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

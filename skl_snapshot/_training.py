@@ -17,7 +17,6 @@ architecture and shared by every later fit in the process
 
 import contextlib
 import logging
-import math
 import threading
 from dataclasses import dataclass
 
@@ -113,19 +112,13 @@ def _cycle_function(network, optimizer, tensors, batch_size, strategy=None):
     mini-batch, as on one device.
     """
     n_samples = int(tensors[0].shape[0])
-    batches_per_epoch = math.ceil(n_samples / batch_size)
     step_loss = _keras_step(network, optimizer, tensors, strategy)
 
     @tf.function(autograph=False)
     def run(first_epoch, n_epochs, seed):
+        rows = (n_samples, batch_size)
         return _epoch_loop(
-            n_samples,
-            batch_size,
-            batches_per_epoch,
-            first_epoch,
-            n_epochs,
-            seed,
-            lambda indices, step: step_loss(indices),
+            rows, first_epoch, n_epochs, seed, lambda batch, _: step_loss(batch)
         )
 
     return run
@@ -165,16 +158,17 @@ def _keras_step(network, optimizer, tensors, strategy):
     return step_loss
 
 
-def _epoch_loop(
-    n_samples, batch_size, batches_per_epoch, first_epoch, n_epochs, seed, batch_loss
-):
+def _epoch_loop(rows, first_epoch, n_epochs, seed, batch_loss):
     """In a graph: train ``n_epochs`` epochs; the sum of the batches' loss sums.
 
-    Epoch ``e`` visits the rows in a permutation drawn statelessly from ``seed``
-    and ``first_epoch + e``, so a resumed run sees the orders of an
-    uninterrupted one. ``batch_loss(indices, step)`` trains on one mini-batch
-    (``step`` counts the batches of this call) and returns its loss sum.
+    ``rows`` is ``(n_samples, batch_size)``. Epoch ``e`` visits the rows in a
+    permutation drawn statelessly from ``seed`` and ``first_epoch + e``, so a
+    resumed run sees the orders of an uninterrupted one.
+    ``batch_loss(indices, step)`` trains on one mini-batch (``step`` counts the
+    batches of this call) and returns its loss sum.
     """
+    n_samples, batch_size = rows
+    batches_per_epoch = (n_samples + batch_size - 1) // batch_size
 
     def epoch(number, loss_sum):
         keys = tf.random.stateless_uniform(
@@ -288,14 +282,12 @@ def _trace_mlp_cycle_function(activation, weighted, loss):
         steps = tf.cast(first_step + tf.range(tf.cast(n_steps, tf.int64)), tf.float32)
         rates = CycleSchedule.evaluate(keras.ops, steps, *schedule)
         loss_sum = _epoch_loop(
-            n_samples,
-            batch_size,
-            batches_per_epoch,
+            (n_samples, batch_size),
             first_epoch,
             n_epochs,
             seed,
-            lambda indices, step: train_step(
-                weights, momentums, data, indices, rates[step], momentum
+            lambda batch, step: train_step(
+                weights, momentums, data, batch, rates[step], momentum
             ),
         )
         with tf.control_dependencies([loss_sum]):
@@ -443,25 +435,25 @@ def train_snapshots(
     optimizer,
     schedule,
     loss,
-    cycle_epochs,
-    batch_size,
-    seed,
+    plan,
     fit_params,
-    verbose=0,
-    first_cycle=0,
-    keep_weights=True,
-    on_snapshot=None,
-    built_in_activation=None,
-    restart=None,
-    restart_first_cycle=False,
-    previous_loss=None,
+    verbose,
+    first_cycle,
+    keep_weights,
+    on_snapshot,
+    built_in_activation,
+    restart,
+    restart_first_cycle,
+    previous_loss,
 ):
     """Train ``network`` and take one snapshot per cycle.
 
-    ``optimizer`` comes from :func:`make_optimizer` with ``schedule``, built for
-    the same ``cycle_epochs``, data size and batch size. Each cycle is one call of
-    a compiled function (:func:`_cycle_function`); Keras callbacks (the snapshot
-    recorder and the user's ``fit__callbacks``) see one epoch per cycle.
+    ``plan`` (a :class:`~skl_snapshot._plan.FitPlan`) gives the cycles, the batch
+    size and the seed; ``optimizer`` comes from :func:`make_optimizer` with
+    ``schedule``, built for the same cycles, data size and batch size. Each
+    cycle is one call of a compiled function (:func:`_cycle_function`); Keras
+    callbacks (the snapshot recorder and the user's ``fit__callbacks``) see one
+    epoch per cycle.
 
     Cycles before ``first_cycle`` are skipped: the caller has restored the
     network and the optimizer (with its iteration counter) as they were after
@@ -479,13 +471,14 @@ def train_snapshots(
     of the last cycle of an interrupted or earlier fit).
     """
     n_samples = X.shape[0]
+    cycle_epochs = list(plan.cycle_epochs)
     run = _cycle_runner(
         network,
         optimizer,
         schedule,
         loss,
         (X, y) if sample_weight is None else (X, y, sample_weight),
-        batch_size,
+        plan.batch_size,
         built_in_activation,
     )
     recorder = SnapshotRecorder(
@@ -512,7 +505,7 @@ def train_snapshots(
         loss_sum = run(
             tf.constant(sum(cycle_epochs[:cycle]), tf.int64),
             tf.constant(cycle_epochs[cycle], tf.int64),
-            tf.constant(seed, tf.int64),
+            tf.constant(plan.seed, tf.int64),
         )
         mean_loss = float(loss_sum) / (cycle_epochs[cycle] * n_samples)
         previous_loss = mean_loss
