@@ -404,7 +404,8 @@ class SnapshotEnsembleRegressor(RegressorMixin, BaseSnapshotEnsemble):
         Returns
         -------
         y_mean : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            The ensemble's prediction, with the shape of y at fit.
+            The ensemble's prediction: 1-D if y at fit was 1-D or a single
+            column (as ``MLPRegressor``), else one column per target.
         y_std : ndarray of the same shape
             Standard deviation across the voting snapshots; only with
             ``return_std=True``.
