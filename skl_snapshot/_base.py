@@ -12,6 +12,7 @@ member's raw output becomes a vote, and how the votes are scored.
 import hashlib
 import inspect
 import os
+import threading
 import uuid
 from abc import ABCMeta, abstractmethod
 from dataclasses import dataclass, field
@@ -76,6 +77,11 @@ from ._training import (
 )
 
 __all__ = ["BaseSnapshotEnsemble", "extended_signature"]
+
+# A fit seeds Python's, NumPy's and TensorFlow's global generators while it
+# builds and trains (``seeded``), and Keras numbers layers per process: fits in
+# threads of one process take turns, so that each gives what it gives alone.
+_FIT_LOCK = threading.RLock()
 
 
 def extended_signature(init, **parameters):
@@ -515,6 +521,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         # The built-in network's training uses stateless random operations only.
         shared_activation = self._shared_training_activation(fit.params, fit.loss)
         with (
+            _FIT_LOCK,
             seeded(fit.seed, tensorflow=shared_activation is None),
             retracing_warnings_silenced(),
         ):
@@ -797,6 +804,9 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         self.snapshot_weights_ = snapshot_weights
         self._set_history(fits, records)
         self._run_id = run_id
+        # Members vote through the one Keras network by loading their weights
+        # into it: one member at a time, whatever the number of threads.
+        self._network_lock = threading.RLock()
         self._predictor = MemberPredictor(network)
         self.averaged_weights_ = averaged_weights
         if evaluation is not None:
@@ -959,12 +969,14 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         return indices[::-1] if self.member_order == "newest" else indices
 
     def _get_predictor(self):
+        """The Keras network members vote through; hold ``_network_lock``."""
         predictor = getattr(self, "_predictor", None)
         if predictor is None:
             # After unpickling: rebuild the architecture; the weights come from
             # the snapshots, so the builder's random initialisation is irrelevant.
             compile_kwargs = {"optimizer": keras.optimizers.SGD(), "loss": self._loss}
-            network = self._build_network(self._meta, compile_kwargs)
+            with _FIT_LOCK:
+                network = self._build_network(self._meta, compile_kwargs)
             predictor = self._predictor = MemberPredictor(network)
         return predictor
 
@@ -1008,10 +1020,11 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         forward = self._numpy_forward()
         if forward is not None:
             return forward.mean_output([averaged], X)
-        predictor = self._get_predictor()
-        predictor.network.set_weights(averaged)
-        with retracing_warnings_silenced():
-            return self._vote(predictor.predict(X))
+        with self._network_lock:
+            predictor = self._get_predictor()
+            predictor.network.set_weights(averaged)
+            with retracing_warnings_silenced():
+                return self._vote(predictor.predict(X))
 
     def _vote_weights(self, indices):
         """Unnormalised voting weights of snapshots ``indices``; None if uniform."""
@@ -1074,11 +1087,12 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
             for index in indices:
                 yield forward.mean_output([self.snapshot_weights_[index]], X)
             return
-        predictor = self._get_predictor()
         for index in indices:
-            self._load_member(predictor.network, index)
-            with retracing_warnings_silenced():
-                vote = self._vote(predictor.predict(X))
+            with self._network_lock:
+                predictor = self._get_predictor()
+                self._load_member(predictor.network, index)
+                with retracing_warnings_silenced():
+                    vote = self._vote(predictor.predict(X))
             yield vote
 
     def _staged_votes(self, X):
@@ -1148,7 +1162,13 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         # The live Keras network is rebuilt on demand; the pickle holds plain
         # NumPy weights only.
         state.pop("_predictor", None)
+        state.pop("_network_lock", None)
         return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "snapshot_weights_" in state:
+            self._network_lock = threading.RLock()
 
 
 def _recorded(iterable, into):

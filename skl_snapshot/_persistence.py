@@ -25,6 +25,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import uuid
 from collections.abc import Sequence
 
@@ -427,6 +428,8 @@ class SnapshotWeights(Sequence):
         self.records = list(records)
         self.architecture = architecture
         self._network = None
+        # reads go through one network: one at a time, whatever the threads
+        self._lock = threading.Lock()
 
     def __len__(self):
         return len(self.records)
@@ -438,15 +441,21 @@ class SnapshotWeights(Sequence):
     def __getitem__(self, index):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
-        if self._network is None:
-            self._network = load_network(self.architecture, self.directory.path)
-        self.load_into(self._network, index)
-        return [np.array(weight) for weight in self._network.get_weights()]
+        with self._lock:
+            if self._network is None:
+                self._network = load_network(self.architecture, self.directory.path)
+            self.load_into(self._network, index)
+            return [np.array(weight) for weight in self._network.get_weights()]
 
     def __getstate__(self):
         state = dict(vars(self))
         state["_network"] = None
+        del state["_lock"]
         return state
+
+    def __setstate__(self, state):
+        vars(self).update(state)
+        self._lock = threading.Lock()
 
 
 # The architecture last: it also encodes n_features_in and the number of classes,
