@@ -565,8 +565,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
             # scikit-learn's rule: a zero weight is the same as an absent row
             keep = sample_weight != 0
             X, y, sample_weight = X[keep], y[keep], sample_weight[keep]
-        X = np.ascontiguousarray(X, dtype=np.float32)
-        return _Fit(X, y, sample_weight, warm, self.get_params())
+        return _Fit(_float32_rows(X), y, sample_weight, warm, self.get_params())
 
     def _prepare_target(self, fit):
         """Stage 2: the target encoder, the builder's ``meta`` and the loss."""
@@ -986,6 +985,9 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         Classifier votes are probabilities; regressor votes are values in the
         network's units.
         """
+        return _finite_votes(self._unchecked_mean_vote(X))
+
+    def _unchecked_mean_vote(self, X):
         check_is_fitted(self)
         averaged = getattr(self, "averaged_weights_", None)
         if averaged is not None:
@@ -1059,7 +1061,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
 
     def _validate_features(self, X):
         X = validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
-        return np.ascontiguousarray(X, dtype=np.float32)
+        return _float32_rows(X)
 
     def _numpy_forward(self):
         """NumPy forward pass of the built-in network, or None where it cannot run.
@@ -1085,7 +1087,9 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         forward = self._numpy_forward()
         if forward is not None:
             for index in indices:
-                yield forward.mean_output([self.snapshot_weights_[index]], X)
+                yield _finite_votes(
+                    forward.mean_output([self.snapshot_weights_[index]], X)
+                )
             return
         for index in indices:
             with self._network_lock:
@@ -1093,7 +1097,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
                 self._load_member(predictor.network, index)
                 with retracing_warnings_silenced():
                     vote = self._vote(predictor.predict(X))
-            yield vote
+            yield _finite_votes(vote)
 
     def _staged_votes(self, X):
         """Yield the mean vote of the first k snapshots in ``member_order``."""
@@ -1169,6 +1173,35 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         super().__setstate__(state)
         if "snapshot_weights_" in state:
             self._network_lock = threading.RLock()
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _float32_rows(X):
+    """Validated ``X`` in float32, the precision the network computes in;
+    values float32 cannot hold are refused rather than turned into infinities."""
+    if X.dtype != np.float32 and X.size:
+        largest = float(np.max(np.abs(X)))
+        if largest > _FLOAT32_MAX:
+            raise ValueError(
+                "X holds values beyond float32's range, in which the network"
+                f" computes (|x| <= {_FLOAT32_MAX:.4g}). Got a value of magnitude"
+                f" {largest:.4g}. Rescale the features, for example with"
+                " StandardScaler."
+            )
+    return np.ascontiguousarray(X, dtype=np.float32)
+
+
+def _finite_votes(votes):
+    """``votes``, refused if float32 overflowed inside the network."""
+    if not np.isfinite(votes).all():
+        raise ValueError(
+            "The network's output on X is not finite: float32 overflowed inside"
+            " the network, which happens when X lies far outside the range of"
+            " the training data. Scale X as the training data was scaled."
+        )
+    return votes
 
 
 def _recorded(iterable, into):

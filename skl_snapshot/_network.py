@@ -119,7 +119,15 @@ class MLPForward:
         self.softmax = softmax
 
     def member_output(self, weights, X):
-        """One member's output on float32 ``X``, in float64."""
+        """One member's output on float32 ``X``, in float64.
+
+        An overflow gives infinities or NaN silently: the estimator refuses
+        non-finite outputs with an error naming X.
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._member_output(weights, X)
+
+    def _member_output(self, weights, X):
         hidden = X
         n_layers = len(weights) // 2
         for layer in range(n_layers):
