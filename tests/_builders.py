@@ -13,3 +13,22 @@ def small_net(meta, units=8):
         ],
         name="small_net",
     )
+
+
+def output_layer(meta):
+    """One softmax unit per class, or one linear unit per target column."""
+    if "n_classes_" in meta:
+        return keras.layers.Dense(meta["n_classes_"], activation="softmax")
+    return keras.layers.Dense(meta["n_outputs_"])
+
+
+def small_network(meta, units=8, compile_kwargs=None):
+    """A scikeras-style builder for either task: reads the data's shape from
+    ``meta``."""
+    return keras.Sequential(
+        [
+            keras.Input((meta["n_features_in_"],)),
+            keras.layers.Dense(units, activation="tanh"),
+            output_layer(meta),
+        ]
+    )

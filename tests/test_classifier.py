@@ -504,3 +504,16 @@ def test_numpy_ensemble_forward_matches_the_keras_network(activation, blobs):
         clf.predict_proba(X_test), np.mean(by_keras, axis=0), rtol=1e-5, atol=1e-7
     )
     assert (clf._numpy_forward() is None) == (activation == "elu")
+
+
+@pytest.mark.parametrize("member_order", ["newest", "oldest"])
+def test_staged_predict_is_the_argmax_of_staged_predict_proba(
+    fitted4, blobs, member_order
+):
+    _, _, X_test, _ = blobs
+    fitted4.set_params(member_order=member_order)
+    staged = list(fitted4.staged_predict_proba(X_test))
+    labels = list(fitted4.staged_predict(X_test))
+    assert len(labels) == len(staged) == 4
+    for proba, predicted in zip(staged, labels, strict=True):
+        np.testing.assert_array_equal(predicted, fitted4.classes_[proba.argmax(1)])

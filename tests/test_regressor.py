@@ -19,11 +19,7 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skl_snapshot import (
-    EnsembleSizeDisplay,
-    SnapshotEnsembleClassifier,
-    SnapshotEnsembleRegressor,
-)
+from skl_snapshot import SnapshotEnsembleClassifier, SnapshotEnsembleRegressor
 from skl_snapshot._persistence import SnapshotDirectoryError
 
 from .conftest import fast_classifier, fast_regressor
@@ -425,33 +421,7 @@ def test_a_directory_of_the_other_task_is_refused(linear, blobs, tmp_path):
         SnapshotEnsembleRegressor.from_snapshot_dir(tmp_path / "classifier")
 
 
-# -- display and report ----------------------------------------------------------
-
-
-def test_ensemble_size_display_of_a_regressor(fitted_regressor, linear):
-    matplotlib = pytest.importorskip("matplotlib")
-    matplotlib.use("Agg")
-    _, _, X_test, y_test = linear
-    scores = fitted_regressor.snapshot_scores(X_test, y_test)
-    r2 = EnsembleSizeDisplay.from_estimator(
-        fitted_regressor, X_test, y_test, metric="r2"
-    )
-    np.testing.assert_allclose(r2.ensemble_scores, scores.ensemble_r2)
-    np.testing.assert_allclose(r2.ensemble_line_.get_ydata(), scores.ensemble_r2)
-    default = EnsembleSizeDisplay.from_estimator(fitted_regressor, X_test, y_test)
-    assert default.metric == "r2"
-    rmse = EnsembleSizeDisplay.from_estimator(
-        fitted_regressor, X_test, y_test, metric="rmse"
-    )
-    np.testing.assert_allclose(rmse.ensemble_scores, np.sqrt(scores.ensemble_mse))
-    np.testing.assert_allclose(rmse.single_scores, np.sqrt(scores.single_mse))
-    assert rmse.figure_ is rmse.ax_.figure
-    for metric in ("accuracy", "log_loss"):
-        with pytest.raises(ValueError, match=f"metric.*Got metric='{metric}'"):
-            EnsembleSizeDisplay.from_estimator(
-                fitted_regressor, X_test, y_test, metric=metric
-            )
-    matplotlib.pyplot.close("all")
+# -- report ----------------------------------------------------------------------
 
 
 def test_verbose_prints_one_line_per_cycle(linear, capsys):
