@@ -1,9 +1,13 @@
-"""Behaviour of SnapshotEnsembleRegressor: targets, spread, members, integration.
+"""Behaviour only SnapshotEnsembleRegressor has: targets, spread, members,
+integration.
 
-What the two estimators share (parameters, schedules, directories) is tested over
-both elsewhere; this file holds what only a regressor does.
+What the two estimators share (parameters, errors, schedules, directories, round
+trips) is tested over both in test_estimators.py and the files by concern; the
+regressor's display in test_plotting.py. This file holds what only a regressor
+does.
 """
 
+import json
 import pickle
 import warnings
 
@@ -11,7 +15,6 @@ import keras
 import numpy as np
 import pytest
 from sklearn.compose import TransformedTargetRegressor
-from sklearn.datasets import make_regression
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.metrics import mean_squared_error, r2_score
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
@@ -25,23 +28,6 @@ from skl_snapshot._persistence import SnapshotDirectoryError
 from .conftest import fast_classifier, fast_regressor
 
 
-@pytest.fixture
-def linear():
-    """An easy, nearly linear problem on standardised features, with a target of
-    standard deviation about 30: 120 training and 60 test rows."""
-    X, y = make_regression(
-        n_samples=180, n_features=4, n_informative=3, noise=5.0, random_state=0
-    )
-    X = (X - X.mean(axis=0)) / X.std(axis=0)
-    return X[:120], y[:120], X[120:], y[120:]
-
-
-@pytest.fixture
-def fitted_regressor(linear):
-    X, y, _, _ = linear
-    return fast_regressor().fit(X, y)
-
-
 def _members(regressor, X):
     """Each voting snapshot's own prediction, in ``member_order``, recovered from
     the running means of ``staged_predict`` under uniform voting."""
@@ -52,6 +38,12 @@ def _members(regressor, X):
     sizes = np.arange(1, len(staged) + 1).reshape(-1, *[1] * (staged.ndim - 1))
     sums = staged * sizes
     return np.concatenate([sums[:1], np.diff(sums, axis=0)])
+
+
+def _own_prediction(regressor, index, X):
+    """One snapshot's forward pass, mapped back to the units of y."""
+    vote = next(regressor._snapshot_votes(regressor._validate_features(X), [index]))
+    return regressor._target_encoder.inverse_transform(vote)
 
 
 # -- targets and their shapes ---------------------------------------------------
@@ -109,6 +101,9 @@ def test_normalize_y_makes_the_fit_independent_of_the_target_scale(linear):
         rtol=1e-4,
         atol=1e-4 * y.std(),
     )
+    np.testing.assert_allclose(
+        huge.predict(X_test), 1000 * plain.predict(X_test) + 5000, rtol=1e-4
+    )
     _, plain_std = plain.predict(X_test, return_std=True)
     _, huge_std = huge.predict(X_test, return_std=True)
     np.testing.assert_allclose(huge_std / 1000, plain_std, rtol=1e-4, atol=1e-4)
@@ -146,6 +141,9 @@ def test_return_std_is_the_spread_of_the_voting_members(fitted_regressor, linear
     assert members.shape == (3, 60)
     np.testing.assert_allclose(mean, members.mean(axis=0), rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(std, members.std(axis=0), rtol=1e-5, atol=1e-6)
+    # each member's own forward pass, not recovered from staged_predict
+    alone = [_own_prediction(fitted_regressor, index, X_test) for index in range(3)]
+    np.testing.assert_allclose(std, np.std(alone, axis=0), rtol=1e-6, atol=1e-9)
     # distinct snapshots disagree somewhere on every row
     assert (std > 0).all()
     # only the voting members count
@@ -168,7 +166,10 @@ def test_return_std_of_two_target_columns(linear):
 
 @pytest.mark.parametrize(
     "params, match",
-    [({"n_members": 1}, "n_members"), ({"method": "swa"}, "swa")],
+    [
+        ({"n_members": 1}, r"at least two of them\. Got n_members=1"),
+        ({"method": "swa"}, "fitted with method='swa'"),
+    ],
     ids=["one-member", "swa"],
 )
 def test_return_std_needs_several_voting_networks(linear, params, match):
@@ -213,6 +214,19 @@ def test_member_order_best_follows_the_held_out_mse(linear):
     np.testing.assert_allclose(best, alone, rtol=1e-6, atol=1e-6)
 
 
+def test_staged_and_scored_ensembles_use_the_fitted_weights(linear):
+    X, y, X_test, y_test = linear
+    regressor = fast_regressor(
+        validation_fraction=0.25, member_weights="fitted", member_order="best"
+    ).fit(X, y)
+    staged = list(regressor.staged_predict(X_test))
+    np.testing.assert_array_equal(staged[-1], regressor.predict(X_test))
+    scores = regressor.snapshot_scores(X_test, y_test)
+    assert scores.ensemble_r2[-1] == pytest.approx(regressor.score(X_test, y_test))
+    uniform = regressor.set_params(member_weights="uniform").predict(X_test)
+    assert not np.allclose(staged[-1], uniform)
+
+
 def test_snapshot_losses_are_in_units_of_y(linear):
     X, y, _, _ = linear
     regressor = fast_regressor().fit(X, 1000 * y)
@@ -237,8 +251,6 @@ def test_snapshot_scores_report_r2_and_mse(fitted_regressor, linear):
     for name in ("single_r2", "single_mse", "ensemble_r2", "ensemble_mse"):
         assert len(scores[name]) == fitted_regressor.n_snapshots_ == 3
     assert "single_accuracy" not in scores
-    np.testing.assert_array_equal(scores.n_members, [1, 2, 3])
-    np.testing.assert_array_equal(scores.snapshot, [2, 1, 0])
     predicted = fitted_regressor.predict(X_test)
     assert scores.ensemble_r2[-1] == pytest.approx(
         fitted_regressor.score(X_test, y_test)
@@ -255,16 +267,6 @@ def test_snapshot_scores_report_r2_and_mse(fitted_regressor, linear):
         [mean_squared_error(y_test, member) for member in members],
         rtol=1e-6,
     )
-
-
-def test_staged_predict_ends_with_predict(fitted_regressor, linear):
-    _, _, X_test, _ = linear
-    staged = list(fitted_regressor.staged_predict(X_test))
-    assert len(staged) == 3
-    assert all(stage.shape == (60,) for stage in staged)
-    np.testing.assert_allclose(staged[-1], fitted_regressor.predict(X_test))
-    fitted_regressor.set_params(n_members=1)
-    np.testing.assert_allclose(staged[0], fitted_regressor.predict(X_test))
 
 
 # -- bad targets and networks ----------------------------------------------------
@@ -285,9 +287,10 @@ def _with_one_value(value):
         (_with_one_value(np.nan), "Input y contains NaN"),
         (_with_one_value(np.inf), "Input y contains infinity"),
         (lambda y: np.array([f"{value:.1f}" for value in y]), r"y must be numeric"),
+        (lambda y: np.array(["a"] * len(y)), r"y must be numeric"),
         (lambda y: y.reshape(-1, 1, 1), r"y must be 1-D.*3 dimensions"),
     ],
-    ids=["nan", "inf", "strings", "3d"],
+    ids=["nan", "inf", "numeric-strings", "letters", "3d"],
 )
 def test_bad_targets_are_rejected(linear, y_change, match):
     X, y, _, _ = linear
@@ -322,11 +325,17 @@ def test_builder_receives_the_number_of_outputs(linear):
     assert regressor.predict(X_test).shape == (60, 2)
 
 
-def test_network_with_wrong_output_width_is_rejected(linear):
+@pytest.mark.parametrize("n_columns", [1, 2])
+def test_network_with_wrong_output_width_is_rejected(linear, n_columns):
     X, y, _, _ = linear
     regressor = fast_regressor(model=_recording_builder([], units=3))
-    with pytest.raises(ValueError, match=r"\(2 here\).*3 output units"):
-        regressor.fit(X, np.column_stack([y, 2 * y]))
+    target = y if n_columns == 1 else np.column_stack([y, 2 * y])
+    with pytest.raises(
+        ValueError,
+        match=rf"one unit per column of y \({n_columns} here\)\. Got a network"
+        r" with 3 output units",
+    ):
+        regressor.fit(X, target)
 
 
 # -- scikit-learn integration ----------------------------------------------------
@@ -360,11 +369,12 @@ def test_cross_validation_and_grid_search_in_a_pipeline(linear):
     assert search.score(X_test, y_test) > 0.7
 
 
-def test_pickle_round_trip_reproduces_predictions(fitted_regressor, linear):
+def test_pickle_round_trip_keeps_the_spread_and_the_target_scaling(
+    fitted_regressor, linear
+):
     _, _, X_test, _ = linear
     mean, std = fitted_regressor.predict(X_test, return_std=True)
     loaded = pickle.loads(pickle.dumps(fitted_regressor))
-    np.testing.assert_array_equal(loaded.predict(X_test), mean)
     loaded_mean, loaded_std = loaded.predict(X_test, return_std=True)
     np.testing.assert_array_equal(loaded_mean, mean)
     np.testing.assert_array_equal(loaded_std, std)
@@ -377,11 +387,17 @@ def test_pickle_round_trip_reproduces_predictions(fitted_regressor, linear):
 
 
 @pytest.mark.parametrize("in_memory", [True, False])
-def test_from_snapshot_dir_predicts_like_the_writer(linear, tmp_path, in_memory):
+def test_from_snapshot_dir_keeps_the_spread_and_the_target_scaling(
+    linear, tmp_path, in_memory
+):
     X, y, X_test, _ = linear
     regressor = fast_regressor(snapshot_dir=tmp_path).fit(X, 1000 * y + 5000)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["task"] == "regression"
+    assert manifest["classes"] is None
+    np.testing.assert_array_equal(manifest["target"]["mean"], regressor.y_mean_)
+    np.testing.assert_array_equal(manifest["target"]["scale"], regressor.y_scale_)
     loaded = SnapshotEnsembleRegressor.from_snapshot_dir(tmp_path, in_memory=in_memory)
-    np.testing.assert_array_equal(loaded.predict(X_test), regressor.predict(X_test))
     for got, expected in zip(
         loaded.predict(X_test, return_std=True),
         regressor.predict(X_test, return_std=True),
@@ -419,9 +435,6 @@ def test_a_directory_of_the_other_task_is_refused(linear, blobs, tmp_path):
         match=r"manifest\.json.*classification.*SnapshotEnsembleRegressor",
     ):
         SnapshotEnsembleRegressor.from_snapshot_dir(tmp_path / "classifier")
-
-
-# -- report ----------------------------------------------------------------------
 
 
 def test_verbose_prints_one_line_per_cycle(linear, capsys):
