@@ -520,31 +520,22 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         self._prepare_optimizer(fit)
         # The built-in network's training uses stateless random operations only.
         shared_activation = self._shared_training_activation(fit.params, fit.loss)
-        with (
-            _FIT_LOCK,
-            seeded(fit.seed, tensorflow=shared_activation is None),
-            retracing_warnings_silenced(),
-        ):
-            self._prepare_network(fit)
-            self._plan_fit(fit)
-            self._open_store(fit)
-            run = self._train(fit, shared_activation)
-        self._check_run(run)
-        self._set_fitted_state(
-            target=fit.target,
-            meta=fit.meta,
-            loss=fit.loss,
-            network=fit.network,
-            snapshot_weights=self._collected_weights(fit, run),
-            fits=fit.fits,
-            records=self._collected_records(fit, run),
-            run_id=(
-                fit.store.manifest["run_id"]
-                if fit.store is not None
-                else uuid.uuid4().hex
-            ),
-        )
-        self._finish_fit(fit)
+        try:
+            with (
+                _FIT_LOCK,
+                seeded(fit.seed, tensorflow=shared_activation is None),
+                retracing_warnings_silenced(),
+            ):
+                self._prepare_network(fit)
+                self._plan_fit(fit)
+                self._open_store(fit)
+                run = self._train(fit, shared_activation)
+            self._check_run(run)
+            self._record_fit(fit, run)
+            self._finish_fit(fit)
+        finally:
+            if fit.store is not None:
+                fit.store.close()  # the directory's lock
         return self
 
     def _validated_fit(self, X, y, sample_weight, warm):
@@ -716,6 +707,23 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
             restart=self._restarter(fit.network, fit.plan),
             restart_first_cycle=fit.warm,
             previous_loss=fit.records[-1]["loss"] if fit.records else None,
+        )
+
+    def _record_fit(self, fit, run):
+        """Set the fitted state from what the run trained."""
+        self._set_fitted_state(
+            target=fit.target,
+            meta=fit.meta,
+            loss=fit.loss,
+            network=fit.network,
+            snapshot_weights=self._collected_weights(fit, run),
+            fits=fit.fits,
+            records=self._collected_records(fit, run),
+            run_id=(
+                fit.store.manifest["run_id"]
+                if fit.store is not None
+                else uuid.uuid4().hex
+            ),
         )
 
     def _check_run(self, run):

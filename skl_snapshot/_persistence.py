@@ -5,13 +5,23 @@ Layout of a directory::
     manifest.json               what the directory holds; rewritten atomically
     snapshot-000.weights.h5     Keras' weights format, one file per snapshot
     snapshot-001.weights.h5
-    optimizer.npz               optimizer state after the newest snapshot (resume)
+    optimizer-001.npz           optimizer state after the newest snapshot (resume)
+    .skl_snapshot.lock          held by the process writing the directory
 
 Every file is written to a temporary name in the same directory, flushed and
-fsynced, then renamed over its final name, and the directory is fsynced. The
-manifest is the commit point: a snapshot exists once the manifest lists it. A crash
-at any instant therefore leaves only complete snapshots and a manifest that
-describes them; at worst an orphaned temporary file, which is never read.
+fsynced, then renamed to its final name, and the directory is fsynced. The
+manifest is the commit point: a snapshot exists once the manifest lists it. No
+file a committed manifest names is ever replaced: a new snapshot's optimizer
+state gets a new name, and the old one is removed only after the manifest that
+no longer names it is committed. A crash at any instant therefore leaves a
+manifest whose every file is intact; at worst orphans (temporary files, or a
+snapshot the manifest does not list yet), which are never read and are removed
+by the next writer.
+
+A writer holds an exclusive lock on ``.skl_snapshot.lock`` (``flock``: released
+by the kernel when the process dies, so a dead writer's lock is taken over).
+``overwrite=True`` removes only files of this naming scheme, never a file the
+directory's manifest merely names, and refuses a directory holding anything else.
 
 Loading never unpickles anything: the manifest is JSON, the architecture is
 rebuilt with Keras' ``safe_mode`` (no Lambda layers or arbitrary code), the weights
@@ -20,9 +30,11 @@ are plain HDF5 arrays, the optimizer state is an ``.npz`` read with
 """
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -47,8 +59,25 @@ __all__ = [
 FORMAT = "skl_snapshot.snapshot_dir"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-OPTIMIZER_STATE = "optimizer.npz"
 AVERAGED_WEIGHTS = "averaged.weights.h5"
+LOCK = ".skl_snapshot.lock"
+# Every name a writer gives a file: what overwrite=True and the orphan clean-up
+# may remove. optimizer.npz is the optimizer state of format-1 writers before
+# the per-snapshot names.
+_OWNED_NAMES = re.compile(
+    r"(manifest\.json|averaged\.weights\.h5|\.skl_snapshot\.lock"
+    r"|snapshot-\d{3,}\.weights\.h5|optimizer(-\d{3,})?\.npz"
+    r"|\.tmp-[0-9a-f]{32}(\.part|\.npz|\.weights\.h5)|\.tmp-probe-\w+)"
+)
+
+
+def owned(name):
+    """Whether ``name`` is a file name this library writes."""
+    return _OWNED_NAMES.fullmatch(name) is not None
+
+
+def _optimizer_state_name(index):
+    return f"optimizer-{index:03d}.npz"
 
 
 class SnapshotDirectoryError(ValueError):
@@ -288,14 +317,34 @@ class SnapshotDirectory:
 
     # -- writing ------------------------------------------------------------------
 
-    def prepare(self, header, overwrite):
-        """Start a new run in the directory, refusing to clobber another one."""
+    def _refuse_foreign_files(self):
+        foreign = sorted(name for name in os.listdir(self.path) if not owned(name))
+        if foreign:
+            raise SnapshotDirectoryError(
+                f"Snapshot directory {self.path} holds files that skl_snapshot did"
+                f" not write ({', '.join(foreign[:5])}"
+                f"{', ...' if len(foreign) > 5 else ''}): a run writes into an"
+                " empty directory or one of its own, and never deletes files it"
+                " does not own. Choose another snapshot_dir."
+            )
+
+    def lock(self):
+        """Create the directory if needed and take its writer's lock."""
+        if os.path.isdir(self.path) and not os.path.lexists(self.manifest_path):
+            # no run of ours there: leave not even a lock file in a user's folder
+            self._refuse_foreign_files()
         try:
             os.makedirs(self.path, exist_ok=True)
+            return _DirectoryLock(self.path).acquire()
+        except SnapshotDirectoryError:
+            raise
         except OSError as error:
             raise SnapshotDirectoryError(
-                f"Snapshot directory {self.path} cannot be created: {error}."
+                f"Snapshot directory {self.path} cannot be created or written: {error}."
             ) from error
+
+    def prepare(self, header, overwrite):
+        """Start a new run in the directory, refusing to clobber another one."""
         if not os.access(self.path, os.W_OK | os.X_OK):
             raise SnapshotDirectoryError(
                 f"Snapshot directory {self.path} cannot be written."
@@ -308,7 +357,8 @@ class SnapshotDirectory:
             raise SnapshotDirectoryError(
                 f"Snapshot directory {self.path} cannot be written: {error}."
             ) from error
-        if self.exists():
+        self._refuse_foreign_files()
+        if os.path.lexists(self.manifest_path):
             if not overwrite:
                 raise SnapshotDirectoryError(
                     f"Snapshot directory {self.path} already holds snapshots of"
@@ -316,6 +366,8 @@ class SnapshotDirectory:
                     " to continue that run, or choose another snapshot_dir."
                 )
             self._remove_run()
+        else:
+            self.remove_orphans()
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -327,33 +379,34 @@ class SnapshotDirectory:
         return manifest
 
     def _remove_run(self):
-        manifest = self.read_manifest()
-        names = [record["file"] for record in manifest["snapshots"]]
-        for extra in ("optimizer_state", "averaged"):
-            if isinstance(manifest.get(extra), dict):
-                names.append(manifest[extra]["file"])
-        # Every name is checked before anything is deleted, and the manifest goes
-        # first, so that a crash midway never leaves a manifest listing missing
-        # files.
-        paths = [self.file_path(name) for name in names]
+        """Remove the run in the directory, damaged or not: every file of the
+        naming scheme (the only files the directory holds, see ``prepare``),
+        whatever the manifest says; the manifest first, so that a crash midway
+        never leaves a manifest listing missing files."""
         os.remove(self.manifest_path)
         _fsync_directory(self.path)
-        for path in paths:
-            if os.path.exists(path):
-                os.remove(path)
+        self._remove_owned(sorted(os.listdir(self.path)))
 
-    def remove_orphans(self):
-        """Delete temporary files left by a writer that died mid-write."""
+    def remove_orphans(self, manifest=None):
+        """Delete what a writer that died mid-write left: temporary files, and
+        files of the naming scheme that ``manifest`` does not name. Only the
+        holder of the directory's lock calls this."""
         if not os.path.isdir(self.path):
             return
-        for name in os.listdir(self.path):
-            if name.startswith(".tmp-"):
-                with contextlib.suppress(OSError):
-                    os.remove(os.path.join(self.path, name))
+        named = {MANIFEST, LOCK}
+        if manifest is not None:
+            named.update(record["file"] for record in manifest["snapshots"])
+            for extra in ("optimizer_state", "averaged"):
+                if isinstance(manifest.get(extra), dict):
+                    named.add(manifest[extra]["file"])
+        elif self.exists():
+            return  # a manifest that could not be read: leave its files be
+        self._remove_owned(name for name in os.listdir(self.path) if name not in named)
 
     def write_manifest(self, manifest):
         data = json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8")
-        atomic_write_bytes(self.manifest_path, data)
+        with self._writing(MANIFEST):
+            atomic_write_bytes(self.manifest_path, data)
 
     def _write_weights(self, network, name):
         """Write the network's weights to file ``name``, atomically; its path."""
@@ -368,36 +421,72 @@ class SnapshotDirectory:
         return weights_path
 
     def add_snapshot(self, manifest, network, optimizer, info):
-        """Write one snapshot and the optimizer state, then commit the manifest."""
+        """Write one snapshot and the optimizer state, commit the manifest, then
+        remove the optimizer state it no longer names."""
         index = len(manifest["snapshots"])
         name = f"snapshot-{index:03d}.weights.h5"
-        weights_path = self._write_weights(network, name)
+        with self._writing(name):
+            weights_path = self._write_weights(network, name)
         record = {"index": index, "file": name, "sha256": sha256_of(weights_path)}
         record.update(info)
 
         store = {}
         optimizer.save_own_variables(store)
+        state_name = _optimizer_state_name(index)
+        state_path = os.path.join(self.path, state_name)
         temporary = _temporary_path(self.path, ".npz")
-        try:
-            with open(temporary, "wb") as handle:
-                np.savez(handle, **{str(key): value for key, value in store.items()})
-            _commit(temporary, os.path.join(self.path, OPTIMIZER_STATE))
-        finally:
-            if os.path.exists(temporary):
-                os.remove(temporary)
-        optimizer_path = os.path.join(self.path, OPTIMIZER_STATE)
+        with self._writing(state_name):
+            try:
+                with open(temporary, "wb") as handle:
+                    np.savez(handle, **{str(k): v for k, v in store.items()})
+                _commit(temporary, state_path)
+            finally:
+                if os.path.exists(temporary):
+                    os.remove(temporary)
+        previous = manifest.get("optimizer_state")
         manifest["snapshots"].append(record)
         manifest["optimizer_state"] = {
-            "file": OPTIMIZER_STATE,
-            "sha256": sha256_of(optimizer_path),
+            "file": state_name,
+            "sha256": sha256_of(state_path),
             "after_snapshot": index,
         }
         self.write_manifest(manifest)
+        if previous is not None and previous["file"] != state_name:
+            self._remove_owned([previous["file"]])
         return record
+
+    @contextlib.contextmanager
+    def _writing(self, name):
+        """Turn a failed write of file ``name`` into an error that names the
+        directory and the cause (a full disk, say)."""
+        try:
+            yield
+        except SnapshotDirectoryError:
+            raise
+        except Exception as error:  # OSError, or h5py's RuntimeError
+            cause = (
+                "the disk is full"
+                if getattr(error, "errno", None) == errno.ENOSPC
+                or "No space left" in str(error)
+                else f"{type(error).__name__}: {error}"
+            )
+            raise SnapshotDirectoryError(
+                f"Cannot write {name} in snapshot directory {self.path}: {cause}."
+                " What the manifest lists is intact; free space and fit again"
+                " with resume=True to continue."
+            ) from error
+
+    def _remove_owned(self, names):
+        """Remove the files ``names`` that this library's naming scheme owns."""
+        for name in names:
+            if owned(name) and name != LOCK:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(os.path.join(self.path, name))
 
     def write_averaged(self, manifest, network):
         """Write the network's weights as the averaged (SWA) network, then commit."""
-        weights_path = self._write_weights(network, AVERAGED_WEIGHTS)
+        with self._writing(AVERAGED_WEIGHTS):
+            weights_path = self._write_weights(network, AVERAGED_WEIGHTS)
         manifest["averaged"] = {
             "file": AVERAGED_WEIGHTS,
             "sha256": sha256_of(weights_path),
@@ -472,6 +561,48 @@ _HEADER_KEYS_TO_MATCH = (
 _HEADER_DEFAULTS = {"task": "classification"}
 
 
+class _DirectoryLock:
+    """An exclusive, non-blocking lock on a directory's ``.skl_snapshot.lock``.
+
+    ``flock`` locks belong to the open file: the kernel releases them when the
+    holder dies, so the lock of a killed writer is simply taken over. Where
+    ``fcntl`` does not exist (Windows) directories are not locked.
+    """
+
+    def __init__(self, directory):
+        self.path = os.path.join(directory, LOCK)
+        self._handle = None
+
+    def acquire(self):
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            return self
+        handle = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise SnapshotDirectoryError(
+                f"Snapshot directory {os.path.dirname(self.path)} is being written"
+                f" by another fit (process {holder}); two writers would mix their"
+                " snapshots. Wait for it to finish, or choose another snapshot_dir."
+            ) from error
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def release(self):
+        if self._handle is not None:
+            self._handle.close()  # closing the file releases the flock
+            self._handle = None
+
+
 class SnapshotStore:
     """The snapshot directory of one ``fit``: what to resume, and the writer.
 
@@ -489,6 +620,13 @@ class SnapshotStore:
         self.directory = directory
         self.manifest = manifest
         self.done_cycles = done_cycles
+        self._lock = None
+
+    def close(self):
+        """Release the directory's lock: the fit is over."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     @property
     def plans(self):
@@ -508,9 +646,22 @@ class SnapshotStore:
         extends; its directory must be the one it wrote.
         """
         directory = SnapshotDirectory(path)
-        directory.remove_orphans()
+        lock = directory.lock()
+        try:
+            store = cls._open_locked(
+                directory, header, plan, resume, overwrite, continues_run
+            )
+        except BaseException:
+            lock.release()
+            raise
+        store._lock = lock
+        return store
+
+    @classmethod
+    def _open_locked(cls, directory, header, plan, resume, overwrite, continues_run):
         if continues_run is not None:
             manifest = directory.read_manifest()
+            directory.remove_orphans(manifest)
             if manifest.get("run_id") != continues_run:
                 raise SnapshotDirectoryError(
                     f"warm_start=True appends to the snapshot directory of the"
@@ -525,6 +676,7 @@ class SnapshotStore:
             manifest = directory.read_manifest()
             mismatch = _first_mismatch(manifest, header, plan)
             if mismatch is None:
+                directory.remove_orphans(manifest)
                 last = FitPlan.from_json(manifest["fits"][-1])
                 done = len(manifest["snapshots"]) - last.first_snapshot
                 return cls(directory, manifest, done)

@@ -28,10 +28,12 @@ SMALL = {"hidden_layer_sizes": (4,), "epochs": 6, "n_cycles": 3}
 
 
 def _digests(directory):
-    """SHA-256 of every file in ``directory``, by name."""
+    """SHA-256 of every file in ``directory``, by name, but the writers' lock
+    (whose content is the pid of the last process that took it)."""
     return {
         path.name: hashlib.sha256(path.read_bytes()).hexdigest()
         for path in sorted(Path(directory).iterdir())
+        if path.name != ".skl_snapshot.lock"
     }
 
 
@@ -373,27 +375,26 @@ def test_file_outside_the_directory_is_refused_when_it_votes(
 def test_overwrite_never_deletes_a_file_outside_the_directory(
     run_dir, outside_file, training_data
 ):
+    """overwrite=True removes the files of its naming scheme in the directory,
+    never what a (hostile) manifest names."""
     _edit_manifest(
         run_dir, lambda m: m["snapshots"][0].update(file="../evil.weights.h5")
     )
     X, y = training_data
     content = outside_file.read_bytes()
-    with pytest.raises(SnapshotDirectoryError, match="outside the directory") as info:
-        fast_classifier(snapshot_dir=run_dir, overwrite=True, **SMALL).fit(X, y)
-    _assert_names(info, run_dir / "manifest.json")
+    fast_classifier(snapshot_dir=run_dir, overwrite=True, **SMALL).fit(X, y)
     assert outside_file.read_bytes() == content
+    names = [record["file"] for record in _read_manifest(run_dir)["snapshots"]]
+    assert names == [f"snapshot-{i:03d}.weights.h5" for i in range(len(names))]
 
 
-def test_refused_overwrite_leaves_the_directory_as_it_was(
-    run_dir, outside_file, training_data
-):
-    _edit_manifest(
-        run_dir, lambda m: m["snapshots"][0].update(file="../evil.weights.h5")
-    )
+def test_refused_overwrite_leaves_the_directory_as_it_was(run_dir, training_data):
+    (run_dir / "users-notes.txt").write_text("mine")
     X, y = training_data
     before = _digests(run_dir)
-    with pytest.raises(SnapshotDirectoryError, match="outside the directory"):
+    with pytest.raises(SnapshotDirectoryError, match="users-notes.txt") as info:
         fast_classifier(snapshot_dir=run_dir, overwrite=True, **SMALL).fit(X, y)
+    _assert_names(info, run_dir)
     assert _digests(run_dir) == before
 
 
@@ -495,9 +496,9 @@ def test_resume_with_overwrite_starts_a_new_run(
 @pytest.mark.parametrize(
     "damage, name",
     [
-        (_truncate, "optimizer.npz"),
+        (_truncate, "optimizer-002.npz"),
         (_truncate, "snapshot-002.weights.h5"),
-        (Path.unlink, "optimizer.npz"),
+        (Path.unlink, "optimizer-002.npz"),
     ],
     ids=["truncated-optimizer", "truncated-newest-weights", "missing-optimizer"],
 )
