@@ -12,11 +12,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from sklearn.base import is_classifier
 from sklearn.model_selection import GridSearchCV
 
 from skl_snapshot import (
     CyclicCosineAnnealing,
-    SnapshotEnsembleClassifier,
     build_mlp,
     cycle_epochs,
     cyclic_cosine_annealing,
@@ -24,9 +24,10 @@ from skl_snapshot import (
 from skl_snapshot._network import recompute_batch_norm
 from skl_snapshot._schedules import METHODS, CycleSchedule, method_cycle_epochs
 
-from .conftest import fast_classifier
+from ._builders import output_layer
+from .conftest import fast_classifier, output
 
-# fast_classifier on the blobs: 120 rows in batches of 16
+# fast_classifier on the blobs, fast_regressor on linear: 120 rows in batches of 16
 BATCHES_PER_EPOCH = math.ceil(120 / 16)
 
 
@@ -38,7 +39,7 @@ def bn_network(meta):
             keras.layers.Dense(8),
             keras.layers.BatchNormalization(),
             keras.layers.Activation("relu"),
-            keras.layers.Dense(meta["n_classes_"], activation="softmax"),
+            output_layer(meta),
         ]
     )
 
@@ -63,20 +64,34 @@ def _softmax(logits):
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def _mlp_proba(weights, X):
+def _head(estimator, logits):
+    """What the estimator makes of its network's output layer: probabilities of a
+    classifier, the 1-D target of a regressor (mapped back by ``normalize_y``)."""
+    if is_classifier(estimator):
+        return _softmax(logits)
+    return (logits * estimator.y_scale_ + estimator.y_mean_)[:, 0]
+
+
+def _unit(estimator):
+    """The scale of the estimator's output: 1 for probabilities, the target's
+    standard deviation for a regressor."""
+    return 1.0 if is_classifier(estimator) else float(estimator.y_scale_[0])
+
+
+def _mlp_output(estimator, weights, X):
     """The built-in relu MLP in float64 NumPy: [kernel, bias] per Dense layer."""
     hidden = np.asarray(X, dtype=np.float64)
     for layer in range(0, len(weights) - 2, 2):
         hidden = np.maximum(hidden @ weights[layer] + weights[layer + 1], 0)
-    return _softmax(hidden @ weights[-2] + weights[-1])
+    return _head(estimator, hidden @ weights[-2] + weights[-1])
 
 
-def _bn_network_proba(weights, X, epsilon):
+def _bn_network_output(estimator, weights, X, epsilon):
     """``bn_network`` at inference, in float64 NumPy."""
     kernel, bias, gamma, beta, mean, variance, out_kernel, out_bias = weights
     hidden = np.asarray(X, dtype=np.float64) @ kernel + bias
     hidden = (hidden - mean) / np.sqrt(variance + epsilon) * gamma + beta
-    return _softmax(np.maximum(hidden, 0) @ out_kernel + out_bias)
+    return _head(estimator, np.maximum(hidden, 0) @ out_kernel + out_bias)
 
 
 def _reference_rates(steps, method, cycle_lengths, lr_max, lr_min):
@@ -252,10 +267,10 @@ def test_unknown_method_is_rejected():
 # -- fitting with method="fge" ------------------------------------------------------
 
 
-def test_fge_fit_follows_its_schedule_and_votes(blobs):
-    X, y, X_test, _ = blobs
-    lr_max, lr_min = 0.1, 0.001
-    clf = fast_classifier(method="fge", lr_max=lr_max, lr_min=lr_min).fit(X, y)
+def test_fge_fit_follows_its_schedule_and_votes(task):
+    X, y, X_test = task.X, task.y, task.X_test
+    lr_max, lr_min = task.make().lr_max, 0.001
+    clf = task.make(method="fge", lr_max=lr_max, lr_min=lr_min).fit(X, y)
 
     epochs_of_cycles = method_cycle_epochs("fge", 12, 3)
     assert epochs_of_cycles == [6, 3, 3]
@@ -284,23 +299,24 @@ def test_fge_fit_follows_its_schedule_and_votes(blobs):
     assert np.all(clf.snapshot_learning_rates_ - lr_min < 0.1 * (lr_max - lr_min))
 
     assert clf.averaged_weights_ is None
-    proba = clf.predict_proba(X_test)
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)
-    members = [_mlp_proba(weights, X_test) for weights in clf.snapshot_weights_]
-    np.testing.assert_allclose(proba, np.mean(members, axis=0), rtol=1e-5, atol=1e-7)
-    assert clf.score(X_test, blobs[3]) > 0.9
+    predicted = output(clf, X_test)
+    members = [_mlp_output(clf, weights, X_test) for weights in clf.snapshot_weights_]
+    np.testing.assert_allclose(
+        predicted, np.mean(members, axis=0), rtol=1e-5, atol=1e-7 * _unit(clf)
+    )
+    assert clf.score(X_test, task.y_test) > 0.9
 
 
-def test_snapshot_fit_has_no_averaged_weights(fitted):
-    assert fitted.averaged_weights_ is None
+def test_snapshot_fit_has_no_averaged_weights(task_fitted):
+    assert task_fitted.averaged_weights_ is None
 
 
 # -- fitting with method="swa" ------------------------------------------------------
 
 
-def test_swa_predicts_with_the_mean_of_the_snapshots(blobs):
-    X, y, X_test, _ = blobs
-    clf = fast_classifier(method="swa").fit(X, y)
+def test_swa_predicts_with_the_mean_of_the_snapshots(task):
+    X, y, X_test = task.X, task.y, task.X_test
+    clf = task.make(method="swa").fit(X, y)
     assert clf.n_snapshots_ == 3
     np.testing.assert_array_equal(clf.snapshot_epochs_, [6, 9, 12])
     averaged = clf.averaged_weights_
@@ -309,12 +325,12 @@ def test_swa_predicts_with_the_mean_of_the_snapshots(blobs):
         stacked = np.stack([weights[index] for weights in clf.snapshot_weights_])
         assert array.dtype == stacked.dtype == np.float32
         np.testing.assert_allclose(array, stacked.mean(axis=0), rtol=1e-6, atol=1e-7)
-    proba = clf.predict_proba(X_test)
-    np.testing.assert_allclose(proba, _mlp_proba(averaged, X_test), rtol=1e-5)
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)
-    np.testing.assert_array_equal(
-        clf.predict(X_test), clf.classes_[proba.argmax(axis=1)]
+    np.testing.assert_allclose(
+        output(clf, X_test), _mlp_output(clf, averaged, X_test), rtol=1e-5
     )
+    # one network: not the mean of the snapshots' predictions
+    members = [_mlp_output(clf, weights, X_test) for weights in clf.snapshot_weights_]
+    assert not np.allclose(output(clf, X_test), np.mean(members, axis=0), rtol=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -324,9 +340,9 @@ def test_swa_predicts_with_the_mean_of_the_snapshots(blobs):
         ({"member_weights": "fitted", "validation_fraction": 0.2}, "member_weights"),
     ],
 )
-def test_swa_rejects_member_parameters_at_fit(blobs, params, name):
-    X, y, _, _ = blobs
-    clf = fast_classifier(method="swa", **params)
+def test_swa_rejects_member_parameters_at_fit(task, params, name):
+    X, y = task.X, task.y
+    clf = task.make(method="swa", **params)
     with pytest.raises(ValueError, match=rf"method='swa'.* Got {name}="):
         clf.fit(X, y)
     assert not hasattr(clf, "snapshot_weights_")
@@ -336,22 +352,22 @@ def test_swa_rejects_member_parameters_at_fit(blobs, params, name):
     "params, name",
     [({"n_members": 2}, "n_members"), ({"member_weights": "fitted"}, "member_weights")],
 )
-def test_swa_rejects_member_parameters_at_prediction(blobs, params, name):
-    X, y, X_test, _ = blobs
-    clf = fast_classifier(method="swa").fit(X, y)
-    expected = clf.predict_proba(X_test)
+def test_swa_rejects_member_parameters_at_prediction(task, params, name):
+    X, y, X_test = task.X, task.y, task.X_test
+    clf = task.make(method="swa").fit(X, y)
+    expected = output(clf, X_test)
     clf.set_params(**params)
     with pytest.raises(ValueError, match=rf"method='swa'.* Got {name}="):
-        clf.predict_proba(X_test)
+        output(clf, X_test)
     with pytest.raises(ValueError, match=name):
         clf.predict(X_test)
     clf.set_params(n_members=None, member_weights="uniform")
-    np.testing.assert_array_equal(clf.predict_proba(X_test), expected)
+    np.testing.assert_array_equal(output(clf, X_test), expected)
 
 
-def test_swa_recomputes_batch_norm_statistics_on_the_training_rows(blobs):
-    X, y, X_test, _ = blobs
-    clf = fast_classifier(method="swa", model=bn_network).fit(X, y)
+def test_swa_recomputes_batch_norm_statistics_on_the_training_rows(task):
+    X, y, X_test = task.X, task.y, task.X_test
+    clf = task.make(method="swa", model=bn_network).fit(X, y)
     averaged = clf.averaged_weights_
     kernel, bias, gamma, beta, moving_mean, moving_variance = averaged[:6]
     # every weight but the moving statistics is the mean of the snapshots
@@ -369,10 +385,10 @@ def test_swa_recomputes_batch_norm_statistics_on_the_training_rows(blobs):
 
     epsilon = clf._predictor.network.layers[1].epsilon
     np.testing.assert_allclose(
-        clf.predict_proba(X_test),
-        _bn_network_proba(averaged, X_test, epsilon),
+        output(clf, X_test),
+        _bn_network_output(clf, averaged, X_test, epsilon),
         rtol=1e-4,
-        atol=1e-6,
+        atol=1e-6 * _unit(clf),
     )
 
 
@@ -410,52 +426,46 @@ def test_recompute_batch_norm_refuses_a_nested_batch_norm(blobs):
 
 
 @pytest.mark.parametrize("model", [None, bn_network], ids=["built-in", "batch-norm"])
-def test_swa_pickle_round_trip_reproduces_predictions(blobs, model):
-    X, y, X_test, _ = blobs
-    clf = fast_classifier(method="swa", model=model).fit(X, y)
+def test_swa_pickle_round_trip_reproduces_predictions(task, model):
+    X, y, X_test = task.X, task.y, task.X_test
+    clf = task.make(method="swa", model=model).fit(X, y)
     loaded = pickle.loads(pickle.dumps(clf))
     for kept, original in zip(
         loaded.averaged_weights_, clf.averaged_weights_, strict=True
     ):
         np.testing.assert_array_equal(kept, original)
-    np.testing.assert_array_equal(
-        loaded.predict_proba(X_test), clf.predict_proba(X_test)
-    )
+    np.testing.assert_array_equal(output(loaded, X_test), output(clf, X_test))
 
 
 @pytest.mark.parametrize("model", [None, bn_network], ids=["built-in", "batch-norm"])
-def test_swa_from_snapshot_dir_reproduces_predictions(blobs, tmp_path, model):
-    X, y, X_test, _ = blobs
-    clf = fast_classifier(method="swa", model=model, snapshot_dir=tmp_path).fit(X, y)
-    expected = clf.predict_proba(X_test)
+def test_swa_from_snapshot_dir_reproduces_predictions(task, tmp_path, model):
+    X, y, X_test = task.X, task.y, task.X_test
+    clf = task.make(method="swa", model=model, snapshot_dir=tmp_path).fit(X, y)
+    expected = output(clf, X_test)
     for in_memory in (True, False):
-        loaded = SnapshotEnsembleClassifier.from_snapshot_dir(
-            tmp_path, in_memory=in_memory
-        )
+        loaded = task.Estimator.from_snapshot_dir(tmp_path, in_memory=in_memory)
         assert loaded.method == "swa"
         for kept, original in zip(
             loaded.averaged_weights_, clf.averaged_weights_, strict=True
         ):
             np.testing.assert_array_equal(kept, original)
-        np.testing.assert_array_equal(loaded.predict_proba(X_test), expected)
+        np.testing.assert_array_equal(output(loaded, X_test), expected)
         np.testing.assert_array_equal(
             loaded.learning_rate_history_, clf.learning_rate_history_
         )
 
 
-def test_resume_refuses_a_directory_of_another_method(blobs, tmp_path):
-    X, y, X_test, _ = blobs
-    clf = fast_classifier(method="fge", snapshot_dir=tmp_path).fit(X, y)
-    other = fast_classifier(method="snapshot", snapshot_dir=tmp_path, resume=True)
+def test_resume_refuses_a_directory_of_another_method(task, tmp_path):
+    X, y, X_test = task.X, task.y, task.X_test
+    clf = task.make(method="fge", snapshot_dir=tmp_path).fit(X, y)
+    other = task.make(method="snapshot", snapshot_dir=tmp_path, resume=True)
     with pytest.raises(
         ValueError, match=r"resume=True.*method differs \('fge' there, 'snapshot' now\)"
     ):
         other.fit(X, y)
     # the same method resumes the finished run as it is
-    again = fast_classifier(method="fge", snapshot_dir=tmp_path, resume=True).fit(X, y)
-    np.testing.assert_array_equal(
-        again.predict_proba(X_test), clf.predict_proba(X_test)
-    )
+    again = task.make(method="fge", snapshot_dir=tmp_path, resume=True).fit(X, y)
+    np.testing.assert_array_equal(output(again, X_test), output(clf, X_test))
 
 
 # -- model selection ----------------------------------------------------------------
@@ -472,12 +482,11 @@ def test_grid_search_over_methods(blobs):
     assert search.best_estimator_.method in METHODS
 
 
-def test_unfinished_swa_directory_is_refused(tmp_path, blobs):
-    X, y, _, _ = blobs
-    fast_classifier(method="swa", snapshot_dir=tmp_path / "run").fit(X, y)
+def test_unfinished_swa_directory_is_refused(tmp_path, task):
+    task.make(method="swa", snapshot_dir=tmp_path / "run").fit(task.X, task.y)
     manifest_path = tmp_path / "run" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     del manifest["averaged"]  # as if the fit died before averaging
     manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(ValueError, match="method='swa' run whose fit did not finish"):
-        SnapshotEnsembleClassifier.from_snapshot_dir(tmp_path / "run")
+        task.Estimator.from_snapshot_dir(tmp_path / "run")

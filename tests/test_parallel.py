@@ -103,12 +103,12 @@ def test_thread_budget_comes_from_the_environment():
             tensorflow_thread_budget({THREADS_VARIABLE: bad})
 
 
-def _run_python(script, **environ):
+def _run_python(script, argv=(), **environ):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **environ}
     env.pop("OMP_NUM_THREADS", None)
     env.update(environ)
     result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)],
+        [sys.executable, "-c", textwrap.dedent(script), *argv],
         capture_output=True,
         text=True,
         env=env,
@@ -155,6 +155,8 @@ def test_threads_the_user_configured_are_kept():
 
 
 MIRRORED_SCRIPT = """
+    import sys
+
     import numpy as np
     import tensorflow as tf
 
@@ -162,28 +164,40 @@ MIRRORED_SCRIPT = """
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2
     )
-    from sklearn.datasets import make_blobs
-    from skl_snapshot import SnapshotEnsembleClassifier
+    from sklearn.datasets import make_blobs, make_regression
+    from skl_snapshot import SnapshotEnsembleClassifier, SnapshotEnsembleRegressor
 
-    X, y = make_blobs(n_samples=120, centers=3, n_features=4, random_state=0)
+    if sys.argv[1] == "classifier":
+        X, y = make_blobs(n_samples=120, centers=3, n_features=4, random_state=0)
+        Estimator, lr_max, output = SnapshotEnsembleClassifier, 0.1, "predict_proba"
+        unit = 1.0
+    else:
+        X, y = make_regression(
+            n_samples=120, n_features=4, n_informative=3, noise=5.0, random_state=0
+        )
+        Estimator, lr_max, output = SnapshotEnsembleRegressor, 0.05, "predict"
+        unit = y.std()
     X = (X - X.mean(axis=0)) / X.std(axis=0)
-    params = dict(hidden_layer_sizes=(16,), epochs=12, n_cycles=3, lr_max=0.1,
+    params = dict(hidden_layer_sizes=(16,), epochs=12, n_cycles=3, lr_max=lr_max,
                   batch_size=16, random_state=0)
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     with strategy.scope():
-        mirrored = SnapshotEnsembleClassifier(**params).fit(X, y)
-    one_device = SnapshotEnsembleClassifier(**params).fit(X, y)
+        mirrored = Estimator(**params).fit(X, y)
+    one_device = Estimator(**params).fit(X, y)
     print(strategy.num_replicas_in_sync, mirrored.n_snapshots_)
-    print(np.abs(mirrored.predict_proba(X) - one_device.predict_proba(X)).max())
+    difference = getattr(mirrored, output)(X) - getattr(one_device, output)(X)
+    print(np.abs(difference).max() / unit)
     print(mirrored.score(X, y))
 """
 
 
-def test_mirrored_strategy_trains_and_predicts():
-    lines = _run_python(MIRRORED_SCRIPT).strip().splitlines()
+@pytest.mark.parametrize("estimator", ["classifier", "regressor"])
+def test_mirrored_strategy_trains_and_predicts(estimator):
+    lines = _run_python(MIRRORED_SCRIPT, argv=[estimator]).strip().splitlines()
     replicas, n_snapshots = lines[-3].split()
     assert (replicas, n_snapshots) == ("2", "3")
     # two replicas each take half of every mini-batch and the optimizer sums
-    # their gradients: the same training, up to float32 rounding
+    # their gradients: the same training, up to float32 rounding (the regressor's
+    # difference in units of its target's standard deviation)
     assert float(lines[-2]) < 1e-3
     assert float(lines[-1]) > 0.9

@@ -1,7 +1,8 @@
 """Pickle, joblib and fresh-process round trips, and reproducible fits.
 
-A round trip must reproduce ``predict_proba`` exactly; the pickle holds NumPy
-weights, not a Keras network, and the network is rebuilt on first use.
+The tests that take the ``task`` fixture run for both estimators. A round trip
+must reproduce ``predict_proba`` (a regressor's ``predict``) exactly; the pickle
+holds NumPy weights, not a Keras network, and the network is rebuilt on first use.
 """
 
 import os
@@ -20,8 +21,8 @@ from sklearn.base import clone
 
 from skl_snapshot._network import MemberPredictor
 
-from ._builders import small_net
-from .conftest import fast_classifier
+from ._builders import small_net, small_network
+from .conftest import fast_classifier, output
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LABEL_NAMES = np.array(["ant", "bee", "cat"])
@@ -77,9 +78,23 @@ ROUND_TRIPS = [
 
 
 @pytest.mark.parametrize("round_trip", ROUND_TRIPS)
-@pytest.mark.parametrize(
-    "case", ["default_mlp", "string_labels", "builder_function", "keras_model"]
-)
+def test_round_trip_reproduces_the_output_exactly(
+    task, task_fitted, tmp_path, round_trip
+):
+    expected = output(task_fitted, task.X_test)
+    predicted = task_fitted.predict(task.X_test)
+
+    loaded = round_trip(task_fitted, tmp_path)
+
+    assert type(loaded) is task.Estimator
+    np.testing.assert_array_equal(output(loaded, task.X_test), expected)
+    np.testing.assert_array_equal(loaded.predict(task.X_test), predicted)
+    # the original still predicts the same after being pickled
+    np.testing.assert_array_equal(output(task_fitted, task.X_test), expected)
+
+
+@pytest.mark.parametrize("round_trip", ROUND_TRIPS)
+@pytest.mark.parametrize("case", ["string_labels", "builder_function", "keras_model"])
 def test_round_trip_reproduces_predictions_exactly(blobs, tmp_path, case, round_trip):
     X, y, X_test, _ = blobs
     estimator = _fit_case(case, X, y)
@@ -129,11 +144,11 @@ def _live_objects(value, path):
     return []
 
 
-@pytest.mark.parametrize("case", ["default_mlp", "keras_model"])
-def test_pickle_holds_numpy_weights_not_a_network(blobs, case):
-    X, y, X_test, _ = blobs
-    estimator = _fit_case(case, X, y)
-    estimator.predict_proba(X_test)  # a live network now exists
+@pytest.mark.parametrize("case", ["built_in", "keras_model"])
+def test_pickle_holds_numpy_weights_not_a_network(task, case):
+    model = small_network(task.meta) if case == "keras_model" else None
+    estimator = task.make(model=model).fit(task.X, task.y)
+    output(estimator, task.X_test)  # a live network now exists
 
     loaded = pickle.loads(pickle.dumps(estimator))
 
@@ -160,9 +175,9 @@ def test_pickle_holds_numpy_weights_not_a_network(blobs, case):
         pytest.param(joblib.dump, id="joblib"),
     ],
 )
-def test_pickling_leaves_the_estimator_unchanged(fitted, blobs, tmp_path, dump):
-    _, _, X_test, _ = blobs
-    proba = fitted.predict_proba(X_test)
+def test_pickling_leaves_the_estimator_unchanged(task, task_fitted, tmp_path, dump):
+    fitted, X_test = task_fitted, task.X_test
+    proba = output(fitted, X_test)
     before = dict(vars(fitted))
 
     dump(fitted, tmp_path / "estimator.joblib")
@@ -173,7 +188,7 @@ def test_pickling_leaves_the_estimator_unchanged(fitted, blobs, tmp_path, dump):
     assert removed == [], f"pickling removed {removed} from the pickled estimator"
     replaced = [name for name in before if vars(fitted)[name] is not before[name]]
     assert replaced == [], f"pickling replaced {replaced} in the pickled estimator"
-    np.testing.assert_array_equal(fitted.predict_proba(X_test), proba)
+    np.testing.assert_array_equal(output(fitted, X_test), proba)
 
 
 _LOAD_AND_PREDICT = """
@@ -225,19 +240,17 @@ def test_round_trip_into_a_fresh_process(blobs, tmp_path, case):
     np.testing.assert_array_equal(np.load(paths["labels"]), labels)
 
 
-def test_set_params_n_members_after_unpickling(fitted, blobs):
-    _, _, X_test, _ = blobs
-    all_members = fitted.predict_proba(X_test)
+def test_set_params_n_members_after_unpickling(task, task_fitted):
+    fitted, X_test = task_fitted, task.X_test
+    all_members = output(fitted, X_test)
     loaded = pickle.loads(pickle.dumps(fitted))
     t_before = loaded.t_
     weights_before = [list(snapshot) for snapshot in loaded.snapshot_weights_]
 
-    newest = loaded.set_params(n_members=1).predict_proba(X_test)
-    oldest = loaded.set_params(member_order="oldest").predict_proba(X_test)
-    two_oldest = loaded.set_params(n_members=2).predict_proba(X_test)
-    everyone = loaded.set_params(n_members=None, member_order="newest").predict_proba(
-        X_test
-    )
+    newest = output(loaded.set_params(n_members=1), X_test)
+    oldest = output(loaded.set_params(member_order="oldest"), X_test)
+    two_oldest = output(loaded.set_params(n_members=2), X_test)
+    everyone = output(loaded.set_params(n_members=None, member_order="newest"), X_test)
 
     assert not np.allclose(newest, all_members)
     assert not np.allclose(oldest, newest)
@@ -249,16 +262,16 @@ def test_set_params_n_members_after_unpickling(fitted, blobs):
         assert all(a is b for a, b in zip(snapshot, before, strict=True))
     # the same settings on the original give the same probabilities
     fitted.set_params(n_members=1, member_order="oldest")
-    np.testing.assert_array_equal(fitted.predict_proba(X_test), oldest)
+    np.testing.assert_array_equal(output(fitted, X_test), oldest)
     fitted.set_params(member_order="newest")
-    np.testing.assert_array_equal(fitted.predict_proba(X_test), newest)
+    np.testing.assert_array_equal(output(fitted, X_test), newest)
 
     with pytest.raises(ValueError, match=r"n_members must be <= the number of"):
-        loaded.set_params(n_members=4).predict_proba(X_test)
+        output(loaded.set_params(n_members=4), X_test)
 
 
-def test_same_random_state_gives_identical_fits(fitted, blobs):
-    X, y, X_test, _ = blobs
+def test_same_random_state_gives_identical_fits(task, task_fitted):
+    fitted, X, y, X_test = task_fitted, task.X, task.y, task.X_test
     # the estimator's seeding must not depend on the global random generators
     random.seed(12345)
     np.random.seed(54321)
@@ -266,9 +279,7 @@ def test_same_random_state_gives_identical_fits(fitted, blobs):
     keras.random.uniform((3,))
     again = clone(fitted).fit(X, y)
 
-    np.testing.assert_array_equal(
-        again.predict_proba(X_test), fitted.predict_proba(X_test)
-    )
+    np.testing.assert_array_equal(output(again, X_test), output(fitted, X_test))
     snapshots = zip(again.snapshot_weights_, fitted.snapshot_weights_, strict=True)
     for ours, theirs in snapshots:
         for a, b in zip(ours, theirs, strict=True):
@@ -276,11 +287,11 @@ def test_same_random_state_gives_identical_fits(fitted, blobs):
     np.testing.assert_array_equal(again.loss_history_, fitted.loss_history_)
 
 
-def test_different_random_state_gives_different_fits(fitted, blobs):
-    X, y, X_test, _ = blobs
+def test_different_random_state_gives_different_fits(task, task_fitted):
+    fitted, X, y, X_test = task_fitted, task.X, task.y, task.X_test
     other = clone(fitted).set_params(random_state=1).fit(X, y)
     assert not np.allclose(
-        other.predict_proba(X_test), fitted.predict_proba(X_test), rtol=0, atol=1e-6
+        output(other, X_test), output(fitted, X_test), rtol=0, atol=1e-6
     )
     assert not np.array_equal(
         other.snapshot_weights_[0][0], fitted.snapshot_weights_[0][0]

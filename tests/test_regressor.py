@@ -22,10 +22,9 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skl_snapshot import SnapshotEnsembleClassifier, SnapshotEnsembleRegressor
-from skl_snapshot._persistence import SnapshotDirectoryError
+from skl_snapshot import SnapshotEnsembleRegressor
 
-from .conftest import fast_classifier, fast_regressor
+from .conftest import fast_regressor
 
 
 def _members(regressor, X):
@@ -417,36 +416,3 @@ def test_from_snapshot_dir_keeps_two_target_columns(linear, tmp_path):
     loaded = SnapshotEnsembleRegressor.from_snapshot_dir(tmp_path)
     assert loaded.predict(X_test).shape == (60, 2)
     np.testing.assert_array_equal(loaded.predict(X_test), regressor.predict(X_test))
-
-
-def test_a_directory_of_the_other_task_is_refused(linear, blobs, tmp_path):
-    X, y, _, _ = linear
-    fast_regressor(snapshot_dir=tmp_path / "regressor").fit(X, y)
-    X_blobs, y_blobs, _, _ = blobs
-    fast_classifier(snapshot_dir=tmp_path / "classifier").fit(X_blobs, y_blobs)
-    # the error names the manifest and the task it records, not a symptom of it
-    with pytest.raises(
-        SnapshotDirectoryError,
-        match=r"manifest\.json.*regression.*SnapshotEnsembleClassifier",
-    ):
-        SnapshotEnsembleClassifier.from_snapshot_dir(tmp_path / "regressor")
-    with pytest.raises(
-        SnapshotDirectoryError,
-        match=r"manifest\.json.*classification.*SnapshotEnsembleRegressor",
-    ):
-        SnapshotEnsembleRegressor.from_snapshot_dir(tmp_path / "classifier")
-
-
-def test_verbose_prints_one_line_per_cycle(linear, capsys):
-    X, y, _, _ = linear
-    fast_regressor(verbose=1).fit(X, y)
-    lines = capsys.readouterr().out.strip().splitlines()
-    cycles = [line for line in lines if line.startswith("cycle ")]
-    assert [line.split(":")[0] for line in cycles] == [
-        "cycle 1/3",
-        "cycle 2/3",
-        "cycle 3/3",
-    ]
-    assert cycles[0].startswith("cycle 1/3: epoch 4/12, loss ")
-    fast_regressor(verbose=0).fit(X, y)
-    assert capsys.readouterr().out == ""

@@ -1,4 +1,8 @@
-"""Snapshot directories: what fit writes, crash safety, resume, warm start, loading."""
+"""Snapshot directories: what fit writes, crash safety, resume, warm start, loading.
+
+The tests that take the ``task`` fixture run for both estimators; the fresh-process
+and SIGKILL tests, which start a new Python, use the classifier alone.
+"""
 
 import json
 import os
@@ -13,9 +17,9 @@ import pytest
 from sklearn.datasets import make_classification
 
 from skl_snapshot import SnapshotEnsembleClassifier
-from skl_snapshot._persistence import SnapshotWeights, sha256_of
+from skl_snapshot._persistence import SnapshotDirectoryError, SnapshotWeights, sha256_of
 
-from .conftest import fast_classifier
+from .conftest import TASKS, fast_classifier, make_task, output
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,9 +28,12 @@ def _manifest(directory):
     return json.loads((Path(directory) / "manifest.json").read_text())
 
 
-def test_fit_writes_one_verified_file_per_snapshot(blobs, tmp_path):
-    X, y, _, _ = blobs
-    clf = fast_classifier(snapshot_dir=tmp_path).fit(X, y)
+TASK_RECORDED = {"classifier": "classification", "regressor": "regression"}
+
+
+def test_fit_writes_one_verified_file_per_snapshot(task, tmp_path):
+    X, y = task.X, task.y
+    clf = task.make(snapshot_dir=tmp_path).fit(X, y)
     manifest = _manifest(tmp_path)
     assert [record["file"] for record in manifest["snapshots"]] == [
         "snapshot-000.weights.h5",
@@ -45,20 +52,19 @@ def test_fit_writes_one_verified_file_per_snapshot(blobs, tmp_path):
         assert record["learning_rate"] == pytest.approx(rate)
         assert record["loss"] == pytest.approx(loss)
     assert manifest["n_features_in"] == X.shape[1]
-    assert manifest["classes"]["values"] == clf.classes_.tolist()
+    assert manifest["task"] == TASK_RECORDED[task.name]
     assert manifest["architecture"]["class_name"] == "Sequential"
     assert set(manifest["versions"]) >= {"skl_snapshot", "keras", "tensorflow"}
     assert not [name for name in os.listdir(tmp_path) if name.startswith(".tmp-")]
 
 
 @pytest.mark.parametrize("in_memory", [True, False])
-def test_from_snapshot_dir_predicts_exactly_like_the_writer(blobs, tmp_path, in_memory):
-    X, y, X_test, _ = blobs
-    clf = fast_classifier(snapshot_dir=tmp_path, n_members=2).fit(X, y)
-    loaded = SnapshotEnsembleClassifier.from_snapshot_dir(tmp_path, in_memory=in_memory)
-    np.testing.assert_array_equal(
-        loaded.predict_proba(X_test), clf.predict_proba(X_test)
-    )
+def test_from_snapshot_dir_predicts_exactly_like_the_writer(task, tmp_path, in_memory):
+    clf = task.make(snapshot_dir=tmp_path, n_members=2).fit(task.X, task.y)
+    loaded = task.Estimator.from_snapshot_dir(tmp_path, in_memory=in_memory)
+    assert type(loaded) is task.Estimator
+    np.testing.assert_array_equal(output(loaded, task.X_test), output(clf, task.X_test))
+    np.testing.assert_array_equal(loaded.predict(task.X_test), clf.predict(task.X_test))
     np.testing.assert_array_equal(loaded.snapshot_epochs_, clf.snapshot_epochs_)
     np.testing.assert_array_equal(
         loaded.learning_rate_history_, clf.learning_rate_history_
@@ -68,14 +74,14 @@ def test_from_snapshot_dir_predicts_exactly_like_the_writer(blobs, tmp_path, in_
     assert isinstance(loaded.snapshot_weights_, SnapshotWeights) != in_memory
 
 
-def test_disk_only_snapshots_hold_no_weights_in_memory(blobs, tmp_path):
-    X, y, X_test, _ = blobs
-    in_memory = fast_classifier().fit(X, y)
-    on_disk = fast_classifier(snapshot_dir=tmp_path, in_memory=False).fit(X, y)
+def test_disk_only_snapshots_hold_no_weights_in_memory(task, tmp_path):
+    X, y, X_test = task.X, task.y, task.X_test
+    in_memory = task.make().fit(X, y)
+    on_disk = task.make(snapshot_dir=tmp_path, in_memory=False).fit(X, y)
     assert isinstance(on_disk.snapshot_weights_, SnapshotWeights)
     assert not hasattr(on_disk.snapshot_weights_, "weights")
     np.testing.assert_allclose(
-        on_disk.predict_proba(X_test), in_memory.predict_proba(X_test), rtol=1e-6
+        output(on_disk, X_test), output(in_memory, X_test), rtol=1e-6
     )
     # items are read on access, as NumPy arrays
     for kept, read in zip(
@@ -120,9 +126,9 @@ def test_loading_in_a_fresh_process(blobs, tmp_path):
     np.testing.assert_array_equal(np.load(tmp_path / "labels.npy"), clf.predict(X_test))
 
 
-def test_warm_start_appends_cycles_and_restarts_the_schedule(blobs, tmp_path):
-    X, y, X_test, _ = blobs
-    clf = fast_classifier(snapshot_dir=tmp_path).fit(X, y)
+def test_warm_start_appends_cycles_and_restarts_the_schedule(task, tmp_path):
+    X, y, X_test = task.X, task.y, task.X_test
+    clf = task.make(snapshot_dir=tmp_path).fit(X, y)
     first = [list(weights) for weights in clf.snapshot_weights_]
     clf.set_params(warm_start=True, epochs=6, n_cycles=2).fit(X, y)
     assert clf.n_snapshots_ == 5
@@ -136,57 +142,56 @@ def test_warm_start_appends_cycles_and_restarts_the_schedule(blobs, tmp_path):
     assert clf.t_ == first_fit_steps + 6 * 8
     # the continuation starts from the last snapshot, not from scratch
     assert clf.loss_history_[3] < clf.loss_history_[0]
-    loaded = SnapshotEnsembleClassifier.from_snapshot_dir(tmp_path)
-    np.testing.assert_array_equal(
-        loaded.predict_proba(X_test), clf.predict_proba(X_test)
-    )
+    loaded = task.Estimator.from_snapshot_dir(tmp_path)
+    assert loaded.n_snapshots_ == 5
+    np.testing.assert_array_equal(output(loaded, X_test), output(clf, X_test))
 
 
-def test_warm_start_without_a_directory(blobs):
-    X, y, _, _ = blobs
-    clf = fast_classifier(warm_start=True).fit(X, y)
+def test_warm_start_without_a_directory(task):
+    X, y = task.X, task.y
+    clf = task.make(warm_start=True).fit(X, y)
     clf.fit(X, y)
     assert clf.n_snapshots_ == 6
     np.testing.assert_array_equal(clf.snapshot_epochs_, [4, 8, 12, 16, 20, 24])
     clf.set_params(n_members=5)  # more members than n_cycles: fine after warm start
-    clf.predict(X)
+    five = output(clf, X)
+    assert not np.allclose(five, output(clf.set_params(n_members=3), X))
 
 
-def test_warm_start_rejects_new_classes(blobs):
-    X, y, _, _ = blobs
-    clf = fast_classifier(warm_start=True).fit(X[y < 2], y[y < 2])
-    with pytest.raises(ValueError, match=r"new classes in y: \[2\]"):
-        clf.fit(X, y)
-
-
-def test_resume_of_a_finished_run_trains_nothing(blobs, tmp_path):
-    X, y, X_test, _ = blobs
-    clf = fast_classifier(snapshot_dir=tmp_path).fit(X, y)
+def test_resume_of_a_finished_run_trains_nothing(task, tmp_path):
+    X, y, X_test = task.X, task.y, task.X_test
+    clf = task.make(snapshot_dir=tmp_path).fit(X, y)
     before = {name: sha256_of(tmp_path / name) for name in os.listdir(tmp_path)}
-    again = fast_classifier(snapshot_dir=tmp_path, resume=True).fit(X, y)
+    epochs = []
+    counter = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: epochs.append(epoch)
+    )
+    again = task.make(snapshot_dir=tmp_path, resume=True, fit__callbacks=[counter]).fit(
+        X, y
+    )
     after = {name: sha256_of(tmp_path / name) for name in os.listdir(tmp_path)}
     assert before == after
-    np.testing.assert_array_equal(
-        again.predict_proba(X_test), clf.predict_proba(X_test)
-    )
+    assert epochs == []
+    np.testing.assert_array_equal(output(again, X_test), output(clf, X_test))
 
 
-def test_resume_restores_weights_and_optimizer_state(blobs, tmp_path):
+def test_resume_restores_weights_and_optimizer_state(task, tmp_path):
     """Cut a finished run back to one snapshot, as a crash would, and resume."""
-    X, y, _, _ = blobs
-    fast_classifier(snapshot_dir=tmp_path).fit(X, y)
+    X, y = task.X, task.y
+    task.make(snapshot_dir=tmp_path).fit(X, y)
     manifest = _manifest(tmp_path)
     manifest["snapshots"] = manifest["snapshots"][:1]
     # the optimizer state saved after the first cycle is no longer on disk, so
     # put back a state whose iteration counter says "after cycle 1"
-    state = dict(np.load(tmp_path / "optimizer.npz"))
+    state_file = tmp_path / manifest["optimizer_state"]["file"]
+    state = dict(np.load(state_file))
     state["0"] = np.asarray(8 * 4, dtype=state["0"].dtype)  # iterations: 1 cycle
-    np.savez(tmp_path / "optimizer.npz", **state)
+    np.savez(state_file, **state)
     manifest["optimizer_state"]["after_snapshot"] = 0
-    manifest["optimizer_state"]["sha256"] = sha256_of(tmp_path / "optimizer.npz")
+    manifest["optimizer_state"]["sha256"] = sha256_of(state_file)
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
 
-    resumed = fast_classifier(snapshot_dir=tmp_path, resume=True).fit(X, y)
+    resumed = task.make(snapshot_dir=tmp_path, resume=True).fit(X, y)
     assert resumed.n_snapshots_ == 3
     np.testing.assert_array_equal(resumed.snapshot_epochs_, [4, 8, 12])
     network = resumed._predictor.network
@@ -195,28 +200,26 @@ def test_resume_restores_weights_and_optimizer_state(blobs, tmp_path):
 
 
 def test_directory_from_before_the_restart_parameters_restarts_the_rate_only(
-    blobs, tmp_path
+    task, tmp_path
 ):
     """Manifests written before ``method`` and the restart parameters existed
     describe runs whose restarts only raised the learning rate; loading one, and
     continuing it with ``warm_start``, keeps it that way."""
-    X, y, _, _ = blobs
+    X, y = task.X, task.y
     restart_keys = (
         "method",
         "restart_shrink",
         "restart_noise",
         "restart_loss_threshold",
     )
-    fast_classifier(snapshot_dir=tmp_path, restart_shrink=1.0, restart_noise=0.0).fit(
-        X, y
-    )
+    task.make(snapshot_dir=tmp_path, restart_shrink=1.0, restart_noise=0.0).fit(X, y)
     manifest = _manifest(tmp_path)
     for params in [manifest["estimator_params"], *manifest["fits"]]:
         for key in restart_keys:
             del params[key]
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
 
-    loaded = SnapshotEnsembleClassifier.from_snapshot_dir(tmp_path)
+    loaded = task.Estimator.from_snapshot_dir(tmp_path)
     params = loaded.get_params()
     assert [params[key] for key in restart_keys] == ["snapshot", 1.0, 0.0, None]
     assert not loaded.snapshot_perturbed_.any()
@@ -322,17 +325,29 @@ class _CrashAfterFirstCycle(keras.callbacks.Callback):
         raise _Crash
 
 
-def test_resumed_run_equals_an_uninterrupted_one(blobs, tmp_path):
-    X, y, X_test, _ = blobs
-    whole = fast_classifier(snapshot_dir=tmp_path / "whole").fit(X, y)
+def test_resumed_run_equals_an_uninterrupted_one(task, tmp_path):
+    X, y, X_test = task.X, task.y, task.X_test
+    whole = task.make(snapshot_dir=tmp_path / "whole").fit(X, y)
     with pytest.raises(_Crash):
-        fast_classifier(
+        task.make(
             snapshot_dir=tmp_path / "cut", fit__callbacks=[_CrashAfterFirstCycle()]
         ).fit(X, y)
     assert len(_manifest(tmp_path / "cut")["snapshots"]) == 1
-    resumed = fast_classifier(snapshot_dir=tmp_path / "cut", resume=True).fit(X, y)
+    resumed = task.make(snapshot_dir=tmp_path / "cut", resume=True).fit(X, y)
+    assert resumed.n_snapshots_ == 3
     # Same weights, optimizer state and per-epoch data order: the same run.
-    np.testing.assert_array_equal(
-        resumed.predict_proba(X_test), whole.predict_proba(X_test)
-    )
+    np.testing.assert_array_equal(output(resumed, X_test), output(whole, X_test))
     np.testing.assert_array_equal(resumed.loss_history_[1:], whole.loss_history_[1:])
+
+
+def test_a_directory_of_the_other_task_is_refused(task, tmp_path):
+    (other_name,) = set(TASKS) - {task.name}
+    other = make_task(other_name)
+    other.make(snapshot_dir=tmp_path).fit(other.X, other.y)
+    # the error names the manifest and the task it records, not a symptom of it
+    with pytest.raises(
+        SnapshotDirectoryError,
+        match=rf"manifest\.json.*{TASK_RECORDED[other.name]}"
+        rf".*{task.Estimator.__name__}",
+    ):
+        task.Estimator.from_snapshot_dir(tmp_path)
