@@ -22,6 +22,7 @@ _PUBLIC_NAMES = {
     "LearningRateDisplay": "._plotting",
     "SnapshotEnsembleClassifier": "._classifier",
     "SnapshotEnsembleRegressor": "._regressor",
+    "SnapshotDirectoryError": "._persistence",
     "build_mlp": "._network",
     "cycle_epochs": "._schedules",
     "cyclic_cosine_annealing": "._schedules",

@@ -419,10 +419,14 @@ def _shared_function(key, trace):
     return shared
 
 
-# Compiled training functions of the built-in network, by architecture; each
-# holds a graph of a few hundred kilobytes.
+# Compiled training functions of the built-in network, by architecture. Each
+# costs about 5 MB of resident memory (its graphs with their gradients), so the
+# cache keeps the 8 most recently used: the folds and repeated candidates of one
+# architecture reuse theirs, while a grid over many architectures holds bounded
+# memory (bench/bench_memory_growth.py: 32 entries grew a process by 104 MB over
+# 20 fits of new architectures, 2 entries by 19 MB, plain Keras by 64 MB).
 _SHARED_FUNCTIONS = {}
-_SHARED_FUNCTIONS_MAX = 32
+_SHARED_FUNCTIONS_MAX = 8
 _SHARED_FUNCTIONS_LOCK = threading.Lock()
 
 
