@@ -504,7 +504,10 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
             Targets: class labels for the classifier, numbers for the regressor.
         sample_weight : array-like of shape (n_samples,), default=None
             Weights of the samples in the loss; samples with weight zero are
-            dropped.
+            dropped. Each row's loss is multiplied by its weight and a batch's
+            loss is their mean, so weights averaging far above one raise the
+            effective learning rate, as in ``SGDClassifier``: rescale them to a
+            mean of about one.
 
         Returns
         -------
