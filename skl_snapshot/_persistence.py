@@ -24,21 +24,30 @@ by the kernel when the process dies, so a dead writer's lock is taken over).
 directory's manifest merely names, and refuses a directory holding anything else.
 
 Loading never unpickles anything: the manifest is JSON, the architecture is
-rebuilt with Keras' ``safe_mode`` (no Lambda layers or arbitrary code), the weights
-are plain HDF5 arrays, the optimizer state is an ``.npz`` read with
-``allow_pickle=False``, and every file's SHA-256 is checked before it is read.
+rebuilt with Keras' ``safe_mode`` enforced whatever the process' global setting
+(no Lambda layers or arbitrary code), the weights are plain HDF5 arrays, the
+optimizer state is an ``.npz`` read with ``allow_pickle=False``, and every file's
+SHA-256 is checked before it is read. Nothing read is trusted: the manifest is
+checked against a schema with limits (size, nesting, ranges, counts), symbolic
+links are never followed, the network's variables are counted before they are
+allocated, a weights file's datasets and an optimizer state's arrays are checked
+against the network before any array is read, and non-finite weights are
+refused. Every refusal is a :class:`SnapshotDirectoryError` naming the file.
 """
 
 import contextlib
 import errno
 import hashlib
 import json
+import math
 import os
 import re
+import stat
 import sys
 import tempfile
 import threading
 import uuid
+import zipfile
 from collections.abc import Sequence
 
 import keras
@@ -46,7 +55,7 @@ import numpy as np
 import sklearn
 import tensorflow as tf
 
-from ._plan import FitPlan
+from ._plan import MAX_SAMPLES, MAX_STEPS, FitPlan
 
 __all__ = [
     "FORMAT",
@@ -74,6 +83,19 @@ _OWNED_NAMES = re.compile(
 def owned(name):
     """Whether ``name`` is a file name this library writes."""
     return _OWNED_NAMES.fullmatch(name) is not None
+
+
+#: What a directory may make a load read or allocate: far above what any fit
+#: writes, far below what exhausts a machine. A manifest of a thousand snapshots
+#: with their evaluation is about 20 MB.
+MAX_MANIFEST_BYTES = 64 * 2**20
+MAX_MANIFEST_DEPTH = 200
+#: Largest weight magnitude loaded: no trained network comes near it, and float32
+#: (at most 3.4e38) overflows at the first layer for any input above 3e8.
+MAX_WEIGHT = 1e30
+_WEIGHTS_FILE = re.compile(r"(snapshot-\d{3,}|averaged)\.weights\.h5")
+_OPTIMIZER_FILE = re.compile(r"optimizer(-\d{3,})?\.npz")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _optimizer_state_name(index):
@@ -171,8 +193,57 @@ def labels_to_json(classes):
     return {"dtype": classes.dtype.str, "values": classes.tolist()}
 
 
+#: Bytes of a classes array a manifest may ask for.
+_MAX_LABEL_BYTES = 64 * 2**20
+#: The Python type a JSON label has, for each dtype kind a manifest may record.
+_LABEL_TYPES = {"b": (bool,), "i": (int,), "u": (int,), "f": (int, float), "U": (str,)}
+
+
 def labels_from_json(record):
-    return np.asarray(record["values"], dtype=np.dtype(record["dtype"]))
+    """``classes_`` from :func:`labels_to_json` data.
+
+    Raises
+    ------
+    ValueError
+        Unless ``record`` holds a ``dtype`` of booleans, integers, finite floats
+        or unicode strings (no object, structured, void or sub-array dtypes) and
+        a flat list of ``values`` that the dtype holds exactly: a string longer
+        than a ``<U`` dtype, an integer out of its range or a float where an
+        integer belongs would be changed silently.
+    """
+    if not isinstance(record, dict):
+        raise ValueError("classes is not an object")
+    text, values = record.get("dtype"), record.get("values")
+    if not isinstance(text, str) or not isinstance(values, list):
+        raise ValueError("classes needs a 'dtype' string and a 'values' list")
+    try:
+        dtype = np.dtype(text)
+    except (TypeError, ValueError, SyntaxError):
+        raise ValueError(f"classes has an unknown dtype {text[:40]!r}") from None
+    if dtype.kind not in _LABEL_TYPES or dtype.fields or dtype.subdtype:
+        raise ValueError(
+            f"classes has dtype {text[:40]!r}; labels are booleans, integers,"
+            " floats or strings"
+        )
+    if len(values) * max(dtype.itemsize, 1) > _MAX_LABEL_BYTES:
+        raise ValueError(
+            f"classes would take more than {_MAX_LABEL_BYTES} bytes as {text!r}"
+        )
+    types = _LABEL_TYPES[dtype.kind]
+    if not all(
+        isinstance(value, types) and (bool in types or not isinstance(value, bool))
+        for value in values
+    ):
+        raise ValueError(f"classes holds values that are not of dtype {text!r}")
+    try:
+        classes = np.asarray(values, dtype=dtype)
+    except (OverflowError, TypeError, ValueError):
+        raise ValueError(f"classes holds values out of the range of {text!r}") from None
+    if dtype.kind == "f" and not np.isfinite(classes).all():
+        raise ValueError("classes holds a label that is not finite")
+    if classes.tolist() != values:
+        raise ValueError(f"classes holds values that dtype {text!r} changes")
+    return classes
 
 
 def versions():
@@ -197,10 +268,107 @@ def architecture_of(network):
     return config
 
 
-def load_network(architecture, source):
-    """Rebuild a network from its config without running code from ``source``."""
+#: Modules whose objects Keras rebuilds on its own; an object of any other module
+#: must be registered in the loading process (``register_keras_serializable``).
+_KERAS_MODULES = re.compile(r"keras(\..+)?|builtins")
+#: Keras classes that run code or read files from elsewhere when they are
+#: rebuilt: refused whatever ``safe_mode`` says (Keras before 3.9 did not apply it
+#: everywhere, and ``keras.config.enable_unsafe_deserialization()`` turns it off
+#: for the whole thread).
+_CODE_CLASSES = frozenset({"Lambda", "__lambda__", "TFSMLayer", "TorchModuleWrapper"})
+
+
+def _code_in_architecture(architecture):
+    """What in a Keras config would run code or import a module, or None.
+
+    Walks every object of the config, nested models included, without recursion.
+    """
+    registered = keras.saving.get_custom_objects()
+    stack = [architecture]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+            continue
+        if not isinstance(item, dict):
+            continue
+        class_name = item.get("class_name")
+        if isinstance(class_name, str) and class_name in _CODE_CLASSES:
+            return f"a {class_name} object, which holds or loads Python code"
+        module = item.get("module")
+        if module is not None and not (
+            isinstance(module, str) and _KERAS_MODULES.fullmatch(module)
+        ):
+            name = item.get("registered_name")
+            if not (isinstance(name, str) and name in registered):
+                return (
+                    f"an object of module {str(module)[:80]!r}"
+                    f" ({str(class_name)[:80]!r}) that this process has not"
+                    " registered with keras.saving.register_keras_serializable"
+                )
+        stack.extend(item.values())
+    return None
+
+
+def _deserialize_deferred(architecture):
+    """Rebuild a Keras object with safe mode forced on and the allocation of its
+    variables deferred: ``(object, its uninitialised variables)``.
+
+    Keras' ``safe_mode`` argument loses to a thread's global setting, which
+    ``enable_unsafe_deserialization()`` sets; ``SafeModeScope`` is what Keras
+    itself uses to impose it on nested objects. Inside a ``StatelessScope`` new
+    variables get their shapes but no memory until ``_deferred_initialize``.
+    """
+    from keras.src.backend.common import global_state
+    from keras.src.saving.serialization_lib import SafeModeScope
+
+    pending = global_state.get_global_attribute(
+        "uninitialized_variables", [], set_to_default=True
+    )
+    before = len(pending)
     try:
-        network = keras.saving.deserialize_keras_object(architecture, safe_mode=True)
+        with keras.StatelessScope(initialize_variables=False), SafeModeScope(True):
+            built = keras.saving.deserialize_keras_object(architecture, safe_mode=True)
+    finally:
+        # ours to initialise or drop, never left for another scope to allocate
+        variables = pending[before:]
+        del pending[before:]
+    return built, variables
+
+
+def _itemsize(dtype):
+    try:
+        return np.dtype(dtype).itemsize
+    except TypeError:  # bfloat16, float8_...: the number is the width in bits
+        bits = re.search(r"\d+", str(dtype))
+        return max(int(bits.group()) // 8, 1) if bits else 1
+
+
+def load_network(architecture, source, max_bytes=None):
+    """Rebuild a network from its config without running code from ``source``.
+
+    Parameters
+    ----------
+    architecture : dict
+        The network's Keras config.
+    source : str
+        The file it comes from, named in errors.
+    max_bytes : int, optional
+        Most bytes the network's variables may take, checked before they are
+        allocated: the size of a weights file meant for it, which holds every
+        variable.
+    """
+    problem = _code_in_architecture(architecture)
+    if problem is not None:
+        raise SnapshotDirectoryError(
+            f"The architecture in {source} holds {problem}. Loading a snapshot"
+            " directory never runs code from it: Lambda layers are refused"
+            " (safe_mode, even where keras.config.enable_unsafe_deserialization()"
+            " was called), and custom layers must be registered with"
+            " keras.saving.register_keras_serializable in the loading process."
+        )
+    try:
+        network, variables = _deserialize_deferred(architecture)
     except Exception as error:  # Keras raises many types for an unusable config
         raise SnapshotDirectoryError(
             f"Cannot rebuild the network described in {source}: {error}. Custom"
@@ -212,7 +380,220 @@ def load_network(architecture, source):
             f"The architecture in {source} is not a Keras model. Got"
             f" {type(network).__name__}."
         )
+    size = sum(math.prod(v.shape) * _itemsize(v.dtype) for v in variables)
+    if max_bytes is not None and size > max_bytes:
+        raise SnapshotDirectoryError(
+            f"The architecture in {source} describes a network of {size} bytes of"
+            f" variables, more than its weights file holds ({max_bytes} bytes):"
+            " refused before allocating them."
+        )
+    try:
+        for variable in variables:
+            variable._deferred_initialize()
+    except Exception as error:  # the backend's allocation failed
+        raise SnapshotDirectoryError(
+            f"Cannot allocate the network described in {source}: {error}."
+        ) from error
     return network
+
+
+def _nesting_problem(value, limit):
+    """Where ``value``, parsed JSON, nests deeper than ``limit``, or None."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return f"it nests objects and lists more than {limit} deep"
+        stack.extend((child, depth + 1) for child in children)
+    return None
+
+
+def _open_regular(path, what):
+    """A file object on ``path`` and its ``stat``, refusing what is not a regular
+    file in the directory: a symbolic link is never followed."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None, None
+    except OSError as error:
+        raise SnapshotDirectoryError(f"Cannot read {what} {path}: {error}.") from error
+    if stat.S_ISLNK(info.st_mode):
+        raise SnapshotDirectoryError(
+            f"{what.capitalize()} {path} is a symbolic link: links in a snapshot"
+            " directory are never followed, since they may lead anywhere."
+        )
+    if not stat.S_ISREG(info.st_mode):
+        raise SnapshotDirectoryError(
+            f"{what.capitalize()} {path} is not a regular file."
+        )
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as error:
+        raise SnapshotDirectoryError(f"Cannot read {what} {path}: {error}.") from error
+    handle = os.fdopen(descriptor, "rb")
+    opened = os.fstat(handle.fileno())
+    if (opened.st_dev, opened.st_ino) != (info.st_dev, info.st_ino):
+        handle.close()
+        raise SnapshotDirectoryError(
+            f"{what.capitalize()} {path} was replaced while it was being read."
+        )
+    return handle, opened
+
+
+def _digest_of(handle):
+    digest = hashlib.sha256()
+    for block in iter(lambda: handle.read(1 << 20), b""):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def _weights_file_problem(path, network):
+    """What makes the weights file ``path`` unfit for ``network``, or None.
+
+    Reads the HDF5 metadata alone, never an array: every object must be reached
+    by a hard link (no soft or external links, which lead to other files), every
+    dataset must be a plain numeric array stored in the file with the shape of
+    one of the network's variables, and all datasets together may hold no more
+    values than the network has. Keras then matches the datasets to the
+    variables one by one.
+    """
+    import h5py
+
+    variables = list(network.variables)
+    shapes = {tuple(variable.shape) for variable in variables}
+    capacity = sum(math.prod(variable.shape) for variable in variables)
+    most_objects = 64 + 16 * len(variables)
+    objects = values = 0
+    with h5py.File(path, "r") as handle:
+        stack = [(handle, 0)]
+        while stack:
+            group, depth = stack.pop()
+            problem = _attributes_problem(group)
+            if problem:
+                return problem
+            for name in group:
+                where = f"{group.name.rstrip('/')}/{name}"
+                link = group.get(name, getlink=True)
+                if not isinstance(link, h5py.HardLink):
+                    return f"{where} is a {type(link).__name__}, which leads elsewhere"
+                objects += 1
+                if objects > most_objects:
+                    return (
+                        f"it holds more than {most_objects} objects, for a network"
+                        f" of {len(variables)} variables"
+                    )
+                item = group[name]
+                if isinstance(item, h5py.Group):
+                    if depth >= 32:
+                        return f"{where} is nested more than 32 groups deep"
+                    stack.append((item, depth + 1))
+                    continue
+                if not isinstance(item, h5py.Dataset):
+                    return f"{where} is neither a group nor a dataset"
+                problem = _dataset_problem(item, where, shapes) or _attributes_problem(
+                    item
+                )
+                if problem:
+                    return problem
+                values += item.size
+                if values > capacity:
+                    return (
+                        f"its datasets hold more values than the network's {capacity}"
+                    )
+    return None
+
+
+def _dataset_problem(dataset, where, shapes):
+    dtype = dataset.dtype
+    if dtype.kind not in "biuf" or dtype.fields or dtype.subdtype:
+        return f"{where} holds {dtype}, not plain numbers"
+    if dataset.is_virtual or dataset.external:
+        return f"{where} keeps its values in another file"
+    shape = dataset.shape
+    if shape is None or tuple(shape) not in shapes:
+        return f"{where} declares shape {shape}, which no variable of the network has"
+    return None
+
+
+def _attributes_problem(item):
+    """HDF5 attributes hold names: a few values each, never an array."""
+    for name in item.attrs:
+        attribute = item.attrs.get_id(name)
+        if attribute.shape is None or math.prod(attribute.shape) > 64:
+            return f"{item.name} has an attribute {name[:40]!r} of {attribute.shape}"
+    return None
+
+
+def _weights_values_problem(network):
+    """Whether the loaded weights are finite and of a magnitude a network can
+    compute with."""
+    for variable, array in zip(network.weights, network.get_weights(), strict=True):
+        array = np.asarray(array)
+        if array.dtype.kind in "biu":
+            continue
+        if array.dtype.kind != "f":
+            array = array.astype(np.float32)
+        if not np.isfinite(array).all():
+            return f"variable {variable.path} holds NaN or infinite values"
+        if array.size and np.abs(array).max() > MAX_WEIGHT:
+            return (
+                f"variable {variable.path} holds values beyond ±{MAX_WEIGHT:g}, which"
+                " overflow float32 when the network predicts"
+            )
+    return None
+
+
+def _optimizer_state_problem(path, optimizer):
+    """What makes the ``.npz`` file ``path`` unfit for ``optimizer``'s variables,
+    or None, from each array's header alone (its declared shape and dtype)."""
+    expected = {f"{i}.npy": variable for i, variable in enumerate(optimizer.variables)}
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+        names = [member.filename for member in members]
+        if sorted(names) != sorted(expected):
+            return (
+                f"it holds arrays {_listing(names)}, but the optimizer has"
+                f" {len(expected)} variables ({_listing(list(expected))})"
+            )
+        for member in members:
+            variable = expected[member.filename]
+            shape, want = tuple(variable.shape), np.dtype(_dtype_name(variable))
+            with archive.open(member) as handle:
+                version = np.lib.format.read_magic(handle)
+                if version == (1, 0):
+                    header = np.lib.format.read_array_header_1_0(handle)
+                elif version == (2, 0):
+                    header = np.lib.format.read_array_header_2_0(handle)
+                else:
+                    return f"{member.filename} is an .npy file of version {version}"
+            stored, _, dtype = header
+            if tuple(stored) != shape:
+                return (
+                    f"{member.filename} has shape {tuple(stored)}, its variable {shape}"
+                )
+            if dtype.kind not in "biuf" or not np.can_cast(dtype, want, "same_kind"):
+                return f"{member.filename} holds {dtype}, its variable {want}"
+            if member.file_size > math.prod(shape) * dtype.itemsize + 65536:
+                return f"{member.filename} is larger than its shape says"
+    return None
+
+
+def _dtype_name(variable):
+    try:
+        return np.dtype(variable.dtype).name
+    except TypeError:
+        return "float32"
+
+
+def _listing(names):
+    shown = ", ".join(repr(name[:40]) for name in names[:5])
+    return f"[{shown}{', ...' if len(names) > 5 else ''}]"
 
 
 class SnapshotDirectory:
@@ -234,20 +615,41 @@ class SnapshotDirectory:
         return os.path.isfile(self.manifest_path)
 
     def read_manifest(self):
-        """The manifest, checked for format and consistency."""
+        """The manifest, checked for format, consistency and limits."""
         if not os.path.isdir(self.path):
             raise SnapshotDirectoryError(
                 f"Snapshot directory {self.path} does not exist or is not a directory."
             )
-        if not self.exists():
+        handle, info = _open_regular(self.manifest_path, "manifest")
+        if handle is None:
             raise SnapshotDirectoryError(
                 f"Snapshot directory {self.path} holds no {MANIFEST}: it is empty or"
                 " was not written by skl_snapshot."
             )
+        with handle:
+            if info.st_size > MAX_MANIFEST_BYTES:
+                raise SnapshotDirectoryError(
+                    f"{self.manifest_path} is {info.st_size} bytes; a manifest is at"
+                    f" most {MAX_MANIFEST_BYTES} bytes."
+                )
+            try:
+                data = handle.read(MAX_MANIFEST_BYTES + 1)
+            except OSError as error:
+                raise SnapshotDirectoryError(
+                    f"Cannot read {self.manifest_path}: {error}."
+                ) from error
+        if len(data) > MAX_MANIFEST_BYTES:
+            raise SnapshotDirectoryError(
+                f"{self.manifest_path} is more than {MAX_MANIFEST_BYTES} bytes."
+            )
         try:
-            with open(self.manifest_path, encoding="utf-8") as handle:
-                manifest = json.load(handle)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            manifest = json.loads(data.decode("utf-8"))
+        except RecursionError:
+            raise SnapshotDirectoryError(
+                f"Cannot read {self.manifest_path}: it nests objects and lists"
+                f" more than {MAX_MANIFEST_DEPTH} deep."
+            ) from None
+        except ValueError as error:  # not UTF-8, not JSON, an integer too long
             raise SnapshotDirectoryError(
                 f"Cannot read {self.manifest_path}: {error}."
             ) from error
@@ -258,59 +660,124 @@ class SnapshotDirectory:
         if manifest.get("format_version") != FORMAT_VERSION:
             raise SnapshotDirectoryError(
                 f"{self.manifest_path} has format_version"
-                f" {manifest.get('format_version')!r}; this skl_snapshot reads"
+                f" {_short(manifest.get('format_version'))}; this skl_snapshot reads"
                 f" version {FORMAT_VERSION}."
             )
-        problem = _schema_problem(manifest)
+        problem = _nesting_problem(manifest, MAX_MANIFEST_DEPTH) or _schema_problem(
+            manifest
+        )
         if problem is not None:
             raise SnapshotDirectoryError(
                 f"{self.manifest_path} is damaged or incomplete: {problem}."
             )
         return manifest
 
-    def file_path(self, name):
-        # Only plain file names from the manifest: never a path outside the
-        # directory.
-        if os.path.basename(name) != name or name in ("", ".", ".."):
+    def file_path(self, name, pattern=None):
+        """Path of the file ``name`` that the manifest lists: a plain name in the
+        directory, never a path outside it, and of the naming scheme's
+        ``pattern`` (a compiled regular expression) if given."""
+        if (
+            not isinstance(name, str)
+            or os.path.basename(name) != name
+            or name in ("", ".", "..")
+            or "\0" in name
+        ):
             raise SnapshotDirectoryError(
-                f"{self.manifest_path} names a file outside the directory: {name!r}."
+                f"{self.manifest_path} names a file outside the directory:"
+                f" {_short(name)}."
+            )
+        if pattern is not None and not pattern.fullmatch(name):
+            raise SnapshotDirectoryError(
+                f"{self.manifest_path} names a file {_short(name)} that is not of"
+                f" the kind it should be ({pattern.pattern})."
             )
         return os.path.join(self.path, name)
 
-    def verified_path(self, record):
-        """Path of a file listed in the manifest, after checking its SHA-256."""
-        path = self.file_path(record["file"])
-        if not os.path.isfile(path):
+    def verified_path(self, record, pattern=None):
+        """Path of a file listed in the manifest, after checking that it is a
+        regular file (not a link) and that its SHA-256 is the recorded one."""
+        path = self.file_path(record["file"], pattern)
+        handle, _ = _open_regular(path, "snapshot file")
+        if handle is None:
             raise SnapshotDirectoryError(
                 f"Snapshot file {path} listed in {self.manifest_path} is missing."
             )
-        digest = sha256_of(path)
+        with handle:
+            try:
+                digest = _digest_of(handle)
+            except OSError as error:
+                raise SnapshotDirectoryError(
+                    f"Cannot read snapshot file {path}: {error}."
+                ) from error
         if digest != record["sha256"]:
             raise SnapshotDirectoryError(
                 f"Snapshot file {path} is corrupted or truncated: its SHA-256 is"
-                f" {digest}, the manifest records {record['sha256']}."
+                f" {digest}, the manifest records {_short(record['sha256'])}."
             )
         return path
 
+    def weights_size(self, record):
+        """Size in bytes of the weights file ``record`` lists (checked)."""
+        return os.lstat(self.verified_path(record, _WEIGHTS_FILE)).st_size
+
     def load_weights(self, network, record):
-        """Load one snapshot's weights, after checking them, into ``network``."""
-        path = self.verified_path(record)
+        """Load one snapshot's weights, after checking them, into ``network``.
+
+        The file's datasets are checked against the network's variables before
+        any is read, and the weights after: NaN, infinite or overflowing
+        weights are refused.
+        """
+        path = self.verified_path(record, _WEIGHTS_FILE)
+        try:
+            problem = _weights_file_problem(path, network)
+        except Exception as error:  # h5py raises many types for a damaged file
+            raise SnapshotDirectoryError(
+                f"Cannot load snapshot file {path}: {error}."
+            ) from error
+        if problem is not None:
+            raise SnapshotDirectoryError(
+                f"Cannot load snapshot file {path} into the network: {problem}."
+            )
         try:
             _load_model_weights(network, path)
         except Exception as error:  # h5py and Keras raise many types
             raise SnapshotDirectoryError(
                 f"Cannot load snapshot file {path} into the network: {error}."
             ) from error
+        problem = _weights_values_problem(network)
+        if problem is not None:
+            raise SnapshotDirectoryError(
+                f"Snapshot file {path} holds weights no network can predict with:"
+                f" {problem}."
+            )
 
     def load_optimizer_state(self, optimizer, network, record):
-        """Restore optimizer variables saved with the newest snapshot."""
-        path = self.verified_path(record)
-        with np.load(path, allow_pickle=False) as state:
-            store = {key: state[key] for key in state.files}
+        """Restore optimizer variables saved with the newest snapshot, after
+        checking each array's shape and dtype against the optimizer's variables
+        and that its values are finite."""
+        path = self.verified_path(record, _OPTIMIZER_FILE)
         optimizer.build(network.trainable_variables)
         try:
+            problem = _optimizer_state_problem(path, optimizer)
+            if problem is None:
+                with np.load(path, allow_pickle=False) as state:
+                    store = {key: state[key] for key in state.files}
+                if not all(
+                    array.dtype.kind in "biu" or np.isfinite(array).all()
+                    for array in store.values()
+                ):
+                    problem = "it holds NaN or infinite values"
+        except Exception as error:  # zipfile and NumPy raise many types
+            raise SnapshotDirectoryError(
+                f"Cannot read optimizer state {path}: {error}."
+            ) from error
+        if problem is not None:
+            raise SnapshotDirectoryError(
+                f"Optimizer state {path} does not fit this optimizer: {problem}."
+            )
+        try:
             optimizer.load_own_variables(store)
-        except (ValueError, KeyError) as error:
+        except Exception as error:  # Keras raises ValueError, KeyError, ...
             raise SnapshotDirectoryError(
                 f"Optimizer state {path} does not fit this optimizer: {error}."
             ) from error
@@ -532,7 +999,11 @@ class SnapshotWeights(Sequence):
             return [self[i] for i in range(*index.indices(len(self)))]
         with self._lock:
             if self._network is None:
-                self._network = load_network(self.architecture, self.directory.path)
+                self._network = load_network(
+                    self.architecture,
+                    self.directory.manifest_path,
+                    max_bytes=self.directory.weights_size(self.records[index]),
+                )
             self.load_into(self._network, index)
             return [np.array(weight) for weight in self._network.get_weights()]
 
@@ -759,6 +1230,11 @@ def _without_names(config):
     return config
 
 
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 _RECORD_FIELDS = {
     "index": int,
     "file": str,
@@ -778,25 +1254,52 @@ _MANIFEST_FIELDS = {
     "snapshots": list,
     "optimizer_state": (dict, type(None)),
 }
+_OPTIONAL_FIELDS = {
+    "task": str,
+    "feature_names_in": (list, type(None)),
+    "averaged": (dict, type(None)),
+    "evaluation": (dict, type(None)),
+    "target": (dict, type(None)),
+}
+_FILE_FIELDS = {"file": str, "sha256": str}
 
 
-def _field_problem(record, fields, where):
+def _field_problem(record, fields, where, optional=False):
+    """The first field of ``record`` missing (unless ``optional``) or not of its
+    type; a boolean is never a number."""
     if not isinstance(record, dict):
         return f"{where} is not an object"
     for key, kind in fields.items():
         if key not in record:
+            if optional:
+                continue
             return f"{where} has no {key!r}"
         value = record[key]
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if not isinstance(value, kinds) or (
+            isinstance(value, bool) and bool not in kinds
+        ):
             return f"{where}[{key!r}] has the wrong type ({type(value).__name__})"
     return None
 
 
 def _schema_problem(manifest):
-    """What is missing or mistyped in a manifest, or None."""
-    problem = _field_problem(manifest, _MANIFEST_FIELDS, "the manifest")
+    """What is missing, mistyped, out of range or inconsistent in a manifest, or
+    None."""
+    problem = _field_problem(
+        manifest, _MANIFEST_FIELDS, "the manifest"
+    ) or _field_problem(manifest, _OPTIONAL_FIELDS, "the manifest", optional=True)
     if problem:
         return problem
+    return (
+        _header_problem(manifest)
+        or _plans_problem(manifest["fits"], len(manifest["snapshots"]))
+        or _snapshots_problem(manifest)
+        or _files_problem(manifest)
+    )
+
+
+def _header_problem(manifest):
     classes = manifest["classes"]
     if classes is None:
         if manifest.get("task", "classification") == "classification":
@@ -805,19 +1308,104 @@ def _schema_problem(manifest):
         classes.get("values"), list
     ):
         return "classes needs a 'dtype' string and a 'values' list"
-    if not manifest["fits"]:
+    n_features = manifest["n_features_in"]
+    if not 1 <= n_features <= MAX_SAMPLES:
+        return f"n_features_in is {_short(n_features)}, not between 1 and {MAX_SAMPLES}"
+    names = manifest.get("feature_names_in")
+    if names is not None and (
+        len(names) != n_features
+        or not all(isinstance(name, str) for name in names)
+        or len(set(names)) != len(names)
+    ):
+        return f"feature_names_in is not a list of {n_features} distinct strings"
+    for name, value in manifest["estimator_params"].items():
+        items = value if isinstance(value, list) else [value]
+        if not all(
+            item is None or isinstance(item, bool | int | float | str) for item in items
+        ):
+            return f"estimator_params[{_short(name)}] is not a number, string or list"
+    if not isinstance(manifest["estimator_params"].get("built_in_network", True), bool):
+        return "estimator_params['built_in_network'] is not a boolean"
+    return None
+
+
+def _plans_problem(fits, n_snapshots):
+    """The fits' plans must be valid, their steps bounded, and the snapshots must
+    be what their cycles made: each fit made at most one a cycle."""
+    if not fits:
         return "fits is empty"
-    for number, plan in enumerate(manifest["fits"]):
+    plans = []
+    for number, record in enumerate(fits):
         try:
-            FitPlan.from_json(plan, f"fits[{number}]")
+            plans.append(FitPlan.from_json(record, f"fits[{number}]"))
         except ValueError as error:
             return str(error)
+    steps = sum(sum(plan.cycle_steps) for plan in plans)
+    if steps > MAX_STEPS:
+        return f"the fits take {steps} optimizer steps, more than {MAX_STEPS}"
+    if plans[0].first_snapshot != 0:
+        return "fits[0]['first_snapshot'] is not 0"
+    ends = [plan.first_snapshot for plan in plans[1:]] + [n_snapshots]
+    for number, (plan, end) in enumerate(zip(plans, ends, strict=True)):
+        made = end - plan.first_snapshot
+        if not 0 <= made <= plan.n_cycles:
+            return (
+                f"fits[{number}] of {plan.n_cycles} cycles is followed by"
+                f" {made} snapshots (snapshots {plan.first_snapshot} to {end - 1})"
+            )
+    return None
+
+
+def _snapshots_problem(manifest):
+    """Each record at its position, once, epochs increasing within the fits'
+    epochs, rates and losses finite."""
+    last_epoch = max(
+        plan.get("epoch_offset", 0) + plan["epochs"] for plan in manifest["fits"]
+    )
+    previous, names = 0, set()
     for number, record in enumerate(manifest["snapshots"]):
-        problem = _field_problem(record, _RECORD_FIELDS, f"snapshots[{number}]")
+        where = f"snapshots[{number}]"
+        problem = _field_problem(record, _RECORD_FIELDS, where)
         if problem:
             return problem
+        if record["index"] != number:
+            return f"{where}['index'] is {_short(record['index'])}, not {number}"
+        if not previous < record["epoch"] <= last_epoch:
+            return (
+                f"{where}['epoch'] is {_short(record['epoch'])}: epochs increase"
+                f" from snapshot to snapshot, up to the fits' {last_epoch}"
+            )
+        previous = record["epoch"]
+        for key in ("learning_rate", "loss"):
+            if not math.isfinite(record[key]):
+                return f"{where}[{key!r}] is not finite"
+        if record["learning_rate"] < 0:
+            return f"{where}['learning_rate'] is negative"
+        if not _SHA256.fullmatch(record["sha256"]):
+            return f"{where}['sha256'] is not a SHA-256 in hexadecimal"
+        if record["file"] in names:
+            return f"{where}['file'] {_short(record['file'])} is listed twice"
+        names.add(record["file"])
+    return None
+
+
+def _files_problem(manifest):
     state = manifest["optimizer_state"]
     if state is not None:
-        fields = {"file": str, "sha256": str, "after_snapshot": int}
-        return _field_problem(state, fields, "optimizer_state")
+        fields = {**_FILE_FIELDS, "after_snapshot": int}
+        problem = _field_problem(state, fields, "optimizer_state")
+        if problem:
+            return problem
+        # resume checks that it is the newest snapshot
+        if state["after_snapshot"] < 0:
+            return "optimizer_state['after_snapshot'] is negative"
+    for key in ("optimizer_state", "averaged"):
+        record = manifest.get(key)
+        if record is None:
+            continue
+        problem = _field_problem(record, _FILE_FIELDS, key)
+        if problem:
+            return problem
+        if not _SHA256.fullmatch(record["sha256"]):
+            return f"{key}['sha256'] is not a SHA-256 in hexadecimal"
     return None

@@ -153,8 +153,11 @@ class FitPlan:
         ------
         ValueError
             Naming ``where`` and the field, if ``record`` is not a plan: a
-            missing or mistyped field, a count below its minimum, a rate that
-            is not finite, cycles that do not add up to the epochs.
+            missing or mistyped field, a count outside its range, a rate that
+            is not finite, cycles that do not add up to the epochs, a batch
+            larger than the data, or more than :data:`MAX_STEPS` optimizer
+            steps (a record from disk must not make the history that is
+            derived from it allocate more than about a gigabyte).
         """
         if not isinstance(record, dict):
             raise ValueError(f"{where} is not an object")
@@ -179,8 +182,25 @@ class FitPlan:
             or len(plan.cycle_epochs) != plan.n_cycles
         ):
             raise ValueError(
-                f"{where}: cycle_epochs {list(plan.cycle_epochs)} do not fit in"
-                f" {plan.epochs} epochs and {plan.n_cycles} cycles"
+                f"{where}: cycle_epochs {_short(list(plan.cycle_epochs))} do not fit"
+                f" in {plan.epochs} epochs and {plan.n_cycles} cycles"
+            )
+        if plan.batch_size > plan.n_samples:
+            raise ValueError(
+                f"{where}: batch_size must be <= n_samples (a fit never batches"
+                f" more rows than it has). Got batch_size={plan.batch_size} with"
+                f" n_samples={plan.n_samples}"
+            )
+        if plan.lr_min > plan.lr_max:
+            raise ValueError(
+                f"{where}: lr_min must be <= lr_max. Got lr_min={plan.lr_min!r}"
+                f" with lr_max={plan.lr_max!r}"
+            )
+        steps = sum(plan.cycle_steps)
+        if steps > MAX_STEPS:
+            raise ValueError(
+                f"{where}: its cycles take {steps} optimizer steps, more than the"
+                f" {MAX_STEPS} a plan may describe"
             )
         return plan
 
@@ -190,18 +210,20 @@ def _short(value):
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _count(minimum):
+def _count(minimum, maximum):
     def check(value):
         if not isinstance(value, int) or isinstance(value, bool):
             return "is not an integer"
         if value < minimum:
             return f"is below {minimum}"
+        if value > maximum:
+            return f"is above {maximum}"
         return None
 
     return check
 
 
-def _real(value, optional=False, positive=False):
+def _real(value, optional=False, positive=False, minimum=None, maximum=None):
     if value is None and optional:
         return None
     if not isinstance(value, int | float) or isinstance(value, bool):
@@ -210,6 +232,10 @@ def _real(value, optional=False, positive=False):
         return "is not finite"
     if positive and value <= 0:
         return "is not positive"
+    if minimum is not None and value < minimum:
+        return f"is below {minimum}"
+    if maximum is not None and value > maximum:
+        return f"is above {maximum}"
     return None
 
 
@@ -227,25 +253,34 @@ def _text(value, optional=False):
     return None if isinstance(value, str) else "is not a string"
 
 
+#: Limits of a plan read from disk, far beyond any fit: epochs of one fit, rows
+#: of its data, optimizer steps of its cycles (what the learning-rate history
+#: holds: 10**8 steps are 0.8 GB), and the epochs and snapshots of earlier fits.
+MAX_EPOCHS = 10**6
+MAX_SAMPLES = 10**9
+MAX_STEPS = 10**8
+MAX_OFFSET = 10**12
+
 _FIELD_CHECKS = {
-    "epochs": _count(1),
-    "n_cycles": _count(1),
-    "cycle_epochs": lambda value: _numbers(value, _count(1)),
-    "batch_size": _count(1),
+    "epochs": _count(1, MAX_EPOCHS),
+    "n_cycles": _count(1, MAX_EPOCHS),
+    "cycle_epochs": lambda value: _numbers(value, _count(1, MAX_EPOCHS)),
+    "batch_size": _count(1, MAX_SAMPLES),
     "lr_max": lambda value: _real(value, positive=True),
-    "lr_min": _real,
-    "n_samples": _count(1),
-    "seed": _count(0),
-    "momentum": lambda value: _real(value, optional=True),
+    "lr_min": lambda value: _real(value, minimum=0),
+    "n_samples": _count(1, MAX_SAMPLES),
+    # fits draw their seed below 2**31; NumPy's and TensorFlow's take 32 bits
+    "seed": _count(0, 2**32 - 1),
+    "momentum": lambda value: _real(value, optional=True, minimum=0, maximum=1),
     "data_sha256": lambda value: _text(value, optional=True),
-    "first_snapshot": _count(0),
-    "epoch_offset": _count(0),
+    "first_snapshot": _count(0, MAX_OFFSET),
+    "epoch_offset": _count(0, MAX_OFFSET),
     "method": lambda value: None if value in METHODS else f"is not one of {METHODS}",
-    "restart_shrink": _real,
-    "restart_noise": _real,
-    "restart_loss_threshold": lambda value: _real(value, optional=True),
+    "restart_shrink": lambda value: _real(value, minimum=0, maximum=1),
+    "restart_noise": lambda value: _real(value, minimum=0),
+    "restart_loss_threshold": lambda value: _real(value, optional=True, positive=True),
     "init_scales": lambda value: (
-        None if value is None else _numbers(value, lambda item: _real(item))
+        None if value is None else _numbers(value, lambda item: _real(item, minimum=0))
     ),
 }
 

@@ -9,6 +9,7 @@ a fitted estimator from a directory (:func:`estimator_from_snapshot_dir`, behind
 
 import uuid
 
+import keras
 import numpy as np
 
 from ._members import evaluation_from_json
@@ -107,8 +108,26 @@ def manifest_task(manifest):
 
 def estimator_from_snapshot_dir(cls, path, *, in_memory=True):
     """A fitted ``cls`` from the snapshot directory ``path``; see
-    ``BaseSnapshotEnsemble.from_snapshot_dir``."""
+    ``BaseSnapshotEnsemble.from_snapshot_dir``.
+
+    Every check refuses with a :class:`SnapshotDirectoryError` naming the file and
+    what is wrong. Whatever else a directory makes fail is the directory's fault
+    too, and is reported as such rather than as a raw error.
+    """
     directory = SnapshotDirectory(path)
+    try:
+        return _load_estimator(cls, directory, in_memory)
+    except SnapshotDirectoryError:
+        raise
+    except Exception as error:
+        raise SnapshotDirectoryError(
+            f"Cannot load snapshot directory {directory.path}: reading"
+            f" {directory.manifest_path} failed unexpectedly"
+            f" ({type(error).__name__}: {error})."
+        ) from error
+
+
+def _load_estimator(cls, directory, in_memory):
     manifest = directory.read_manifest()
     _check_task(cls, manifest, directory)
     records = manifest["snapshots"]
@@ -123,25 +142,37 @@ def estimator_from_snapshot_dir(cls, path, *, in_memory=True):
             " (a subclassed model cannot be described as data), so the"
             " directory cannot be loaded without running code."
         )
-    network = load_network(architecture, directory.manifest_path)
+    # the newest weights file holds every variable: a network that needs more
+    # memory than it is refused before it is allocated
+    network = load_network(
+        architecture,
+        directory.manifest_path,
+        max_bytes=directory.weights_size(records[-1]),
+    )
     target = cls._target_from_manifest(manifest, directory.manifest_path)
     n_features = int(manifest["n_features_in"])
     _check_network_matches(network, n_features, target, directory)
     estimator = _estimator_of(cls, manifest, network, directory, in_memory)
+    fits = [FitPlan.from_json(fit) for fit in manifest["fits"]]
+    _check_plans_match(fits, network, directory)
     estimator.n_features_in_ = n_features
     if manifest.get("feature_names_in") is not None:
         estimator.feature_names_in_ = np.asarray(
             manifest["feature_names_in"], dtype=object
         )
+    snapshot_weights = _snapshot_weights(
+        directory, records, network, architecture, in_memory
+    )
+    if estimator.model is None:
+        # after the weights, whose mismatch with the files is the clearer error
+        _check_built_in_network(estimator, network, directory)
     estimator._set_fitted_state(
         target=target,
         meta={"n_features_in_": n_features, **target.get_metadata()},
         loss=manifest["loss"],
         network=network,
-        snapshot_weights=_snapshot_weights(
-            directory, records, network, architecture, in_memory
-        ),
-        fits=[FitPlan.from_json(fit) for fit in manifest["fits"]],
+        snapshot_weights=snapshot_weights,
+        fits=fits,
         records=[ledger_record(record) for record in records],
         run_id=manifest["run_id"],
         averaged_weights=_averaged_weights(estimator, manifest, directory, network),
@@ -184,12 +215,58 @@ def _estimator_of(cls, manifest, network, directory, in_memory):
     try:
         estimator._validate_params()
         estimator._check_network_and_budget()
+        # prediction checks these too: a loaded estimator must be able to predict
+        estimator._check_voting_parameters(warm=True)
     except (InvalidParameterError, ValueError) as error:
         raise SnapshotDirectoryError(
             f"{directory.manifest_path} records estimator parameters that are not"
             f" valid: {error}"
         ) from None
     return estimator
+
+
+def _check_built_in_network(estimator, network, directory):
+    """The built-in network predicts through NumPy (``MLPForward``) from its
+    weights and the estimator's ``activation``: the architecture must be the
+    one ``build_mlp`` makes of the recorded parameters, or the two ways of
+    predicting would differ."""
+    sizes = [int(size) for size in np.atleast_1d(estimator.hidden_layer_sizes)]
+    output = "softmax" if estimator._softmax_output else "linear"
+    expected = [(size, estimator.activation) for size in sizes] + [(None, output)]
+    layers = [
+        layer
+        for layer in getattr(network, "layers", [])
+        if not isinstance(layer, keras.layers.InputLayer)
+    ]
+    matches = (
+        isinstance(network, keras.Sequential)
+        and len(layers) == len(expected)
+        and all(
+            type(layer) is keras.layers.Dense
+            and layer.use_bias
+            and units in (None, layer.units)
+            and layer.get_config().get("activation") == activation
+            for layer, (units, activation) in zip(layers, expected, strict=True)
+        )
+    )
+    if not matches:
+        raise SnapshotDirectoryError(
+            f"{directory.manifest_path} records the built-in network of"
+            f" hidden_layer_sizes={tuple(sizes)} and activation"
+            f" {estimator.activation!r}, but its architecture is another network."
+        )
+
+
+def _check_plans_match(fits, network, directory):
+    """A restart perturbs each trainable variable by its recorded scale."""
+    n_variables = len(network.trainable_variables)
+    for number, plan in enumerate(fits):
+        if plan.init_scales is not None and len(plan.init_scales) != n_variables:
+            raise SnapshotDirectoryError(
+                f"{directory.manifest_path} records {len(plan.init_scales)}"
+                f" init_scales in fits[{number}] for a network of {n_variables}"
+                " trainable variables."
+            )
 
 
 def _snapshot_weights(directory, records, network, architecture, in_memory):
@@ -216,9 +293,22 @@ def _averaged_weights(estimator, manifest, directory, network):
 
 def _evaluation(manifest, n_snapshots, directory):
     try:
-        return evaluation_from_json(manifest.get("evaluation"), n_snapshots)
+        evaluation = evaluation_from_json(manifest.get("evaluation"), n_snapshots)
     except ValueError as error:
         raise SnapshotDirectoryError(f"{directory.manifest_path} {error}") from None
+    for name, value in evaluation.items():
+        if value is not None and not np.isfinite(value).all():
+            raise SnapshotDirectoryError(
+                f"{directory.manifest_path} records an evaluation {name} that is"
+                " not finite."
+            )
+    weights = evaluation.get("voting_weights_")
+    # fitted weights lie on the simplex (up to the optimiser's rounding)
+    if weights is not None and not ((weights > -1e-6) & (weights < 1 + 1e-6)).all():
+        raise SnapshotDirectoryError(
+            f"{directory.manifest_path} records voting weights outside [0, 1]."
+        )
+    return evaluation
 
 
 def optional_float(value):
