@@ -212,3 +212,39 @@ def test_old_optimizer_state_is_removed_only_after_the_commit(blobs, tmp_path):
         "snapshot-000.weights.h5",
         "snapshot-001.weights.h5",
     ]
+
+
+_HOLD_LOCK = """
+import fcntl, os, sys, time
+handle = open(sys.argv[1], "a+")
+fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+handle.write(str(os.getpid())); handle.flush()
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="flock is POSIX")
+def test_a_writer_in_another_process_is_refused_until_it_dies(blobs, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    X, y, _, _ = blobs
+    directory = tmp_path / "run"
+    directory.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, os.fspath(directory / LOCK)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(SnapshotDirectoryError, match=f"process {holder.pid}"):
+            fast_classifier(snapshot_dir=directory, **SMALL).fit(X, y)
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    # the kernel released the dead writer's lock: the directory is free again
+    fast_classifier(snapshot_dir=directory, **SMALL).fit(X, y)
+    assert SnapshotEnsembleClassifier.from_snapshot_dir(directory).n_snapshots_ == 2
