@@ -133,6 +133,7 @@ class _Fit:
     held_out: Any = None
     batch_size: int = 0
     cycle_epochs: list = field(default_factory=list)
+    networks: list = field(default_factory=list)
     optimizer: Any = None
     schedule: Any = None
     network: Any = None
@@ -166,6 +167,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         "activation": [str, callable],
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "n_cycles": [Interval(Integral, 1, None, closed="left")],
+        "n_networks": [Interval(Integral, 1, None, closed="left")],
         "lr_max": [Interval(Real, 0, None, closed="neither")],
         "lr_min": [Interval(Real, 0, None, closed="left")],
         "momentum": [Interval(Real, 0, 1, closed="left")],
@@ -195,6 +197,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         activation="relu",
         epochs=320,
         n_cycles=8,
+        n_networks=1,
         method="snapshot",
         restart_shrink=0.5,
         restart_noise=1.0,
@@ -221,6 +224,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         self.activation = activation
         self.epochs = epochs
         self.n_cycles = n_cycles
+        self.n_networks = n_networks
         self.method = method
         self.restart_shrink = restart_shrink
         self.restart_noise = restart_noise
@@ -346,6 +350,20 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
     def _check_voting_parameters(self, warm):
         if self.method == "swa":
             self._check_averaged_voting("method='swa' predicts")
+            if self.n_networks > 1:
+                raise ValueError(
+                    "method='swa' averages the snapshots of one network into one"
+                    " network, so it trains a single network. Got"
+                    f" n_networks={self.n_networks}; use method='fge' to vote"
+                    " with the snapshots of several networks."
+                )
+        fits = getattr(self, "_fits", None)
+        if warm and fits and fits[-1].n_networks != self.n_networks:
+            raise ValueError(
+                "warm_start=True continues the fitted networks, so n_networks"
+                f" must stay {fits[-1].n_networks}. Got"
+                f" n_networks={self.n_networks}."
+            )
         if self.validation_fraction is None:
             for name, value in (
                 ("member_order", "best"),
@@ -357,10 +375,12 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
                         " training rows: set validation_fraction (0.1, say). Got"
                         " validation_fraction=None."
                     )
-        if not warm and self.n_members is not None and self.n_members > self.n_cycles:
+        n_snapshots = self.n_cycles * self.n_networks
+        if not warm and self.n_members is not None and self.n_members > n_snapshots:
             raise ValueError(
-                "n_members must be <= n_cycles. Got"
-                f" n_members={self.n_members} with n_cycles={self.n_cycles}."
+                "n_members must be <= n_cycles * n_networks, the number of"
+                f" snapshots. Got n_members={self.n_members} with"
+                f" n_cycles={self.n_cycles} and n_networks={self.n_networks}."
             )
 
     def _check_routed_parameters(self):
@@ -613,20 +633,33 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         )
 
     def _prepare_network(self, fit):
-        """Stage 5: the network, new or (warm start) the fitted one continued."""
+        """Stage 5: the networks, new or (warm start) the fitted ones continued.
+
+        ``fit.network`` is the first of the ``n_networks`` networks: the one the
+        directory's architecture and the predictor describe.
+        """
+        compile_kwargs = {
+            "optimizer": fit.optimizer,
+            "loss": fit.loss or self._default_loss,
+        }
         if fit.warm:
             fit.network = self._get_predictor().network
-            self._load_member(fit.network, self.n_snapshots_ - 1)
         else:
-            compile_kwargs = {
-                "optimizer": fit.optimizer,
-                "loss": fit.loss or self._default_loss,
-            }
             fit.network = self._build_network(fit.meta, compile_kwargs)
             loss = fit.loss or (fit.network.loss if fit.network.compiled else None)
             fit.loss, fit.target = self._adapt_to_network(
                 fit.network, _output_units(fit.network, fit.X), loss, fit.target, fit.y
             )
+        # each network its own initialisation, drawn after the first's
+        fit.networks = [fit.network] + [
+            self._build_network(fit.meta, compile_kwargs)
+            for _ in range(self.n_networks - 1)
+        ]
+        if fit.warm:
+            # the networks continue from the newest cycle's snapshots
+            first = self.n_snapshots_ - self.n_networks
+            for k, network in enumerate(fit.networks):
+                self._load_member(network, first + k)
         fit.y_encoded = fit.target.transform(fit.y)
 
     def _plan_fit(self, fit):
@@ -660,6 +693,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
             seed=fit.seed,
             first_snapshot=len(fit.records),
             epoch_offset=int(self.n_iter_) if warm else 0,
+            n_networks=int(self.n_networks),
         )
 
     def _open_store(self, fit):
@@ -681,7 +715,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
             # Continue the interrupted run as it was planned.
             fit.plan = fit.store.plan
             fit.seed = fit.plan.seed
-            fit.store.restore(fit.network, fit.optimizer)
+            fit.store.restore(fit.networks, fit.optimizer)
         fit.fits = fit.store.plans
         fit.records = [ledger_record(r) for r in fit.store.manifest["snapshots"]]
 
@@ -689,7 +723,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         """Stage 8: run the cycles."""
         store = fit.store
         return train_snapshots(
-            fit.network,
+            fit.networks,
             fit.X,
             fit.y_encoded,
             fit.sample_weight,
@@ -704,12 +738,16 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
             on_snapshot=(
                 None
                 if store is None
-                else store.writer(fit.network, fit.optimizer, fit.plan.epoch_offset)
+                else store.writer(fit.networks, fit.optimizer, fit.plan.epoch_offset)
             ),
             built_in_activation=shared_activation,
-            restart=self._restarter(fit.network, fit.plan),
+            restart=self._restarter(fit.networks, fit.plan),
             restart_first_cycle=fit.warm,
-            previous_loss=fit.records[-1]["loss"] if fit.records else None,
+            previous_loss=(
+                [record["loss"] for record in fit.records[-self.n_networks :]]
+                if fit.records
+                else None
+            ),
         )
 
     def _record_fit(self, fit, run):
@@ -823,21 +861,27 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
             vars(self).update(evaluation)
 
     @staticmethod
-    def _restarter(network, plan):
-        """``restart(cycle, previous_loss)`` for ``train_snapshots``, or None if
-        no restart of this plan can shrink and perturb the weights."""
+    def _restarter(networks, plan):
+        """``restart(cycle, previous_losses)`` for ``train_snapshots``, or None if
+        no restart of this plan can shrink and perturb the weights.
+
+        Each network restarts on its own previous loss, with noise drawn from
+        the index its snapshot of this cycle will have.
+        """
         if not plan.perturbs_at_restart(previous_loss=0.0):
             return None
 
-        def restart(cycle, previous_loss):
-            if plan.perturbs_at_restart(previous_loss):
-                restart_weights(
-                    network,
-                    plan.init_scales,
-                    plan.restart_shrink,
-                    plan.restart_noise,
-                    [plan.seed, plan.first_snapshot + cycle],
-                )
+        def restart(cycle, previous_losses):
+            losses = previous_losses or [None] * len(networks)
+            for k, (network, loss) in enumerate(zip(networks, losses, strict=True)):
+                if plan.perturbs_at_restart(loss):
+                    restart_weights(
+                        network,
+                        plan.init_scales,
+                        plan.restart_shrink,
+                        plan.restart_noise,
+                        [plan.seed, plan.first_snapshot + cycle * len(networks) + k],
+                    )
 
         return restart
 
@@ -871,10 +915,13 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         rates, snapshot_iterations, n_iter = [], [], 0
         boundaries = [fit.first_snapshot for fit in fits[1:]] + [len(records)]
         for fit, end in zip(fits, boundaries, strict=True):
-            done = end - fit.first_snapshot
+            # each cycle gave one snapshot per network
+            done = (end - fit.first_snapshot) // fit.n_networks
             steps = fit.cycle_steps
             steps_before = sum(len(rate) for rate in rates)
-            snapshot_iterations += list(steps_before + np.cumsum(steps[:done]))
+            snapshot_iterations += list(
+                np.repeat(steps_before + np.cumsum(steps[:done]), fit.n_networks)
+            )
             schedule = CycleSchedule(fit.method, steps, fit.lr_max, fit.lr_min)
             rates.append(schedule.rates(np.arange(sum(steps[:done]))))
             n_iter += sum(fit.cycle_epochs[:done])
@@ -888,7 +935,9 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         # a restart comes before every snapshot but the very first
         self.snapshot_perturbed_ = np.asarray(
             [
-                index > 0 and fit.perturbs_at_restart(records[index - 1]["loss"])
+                # the network's snapshot of the cycle before
+                index >= fit.n_networks
+                and fit.perturbs_at_restart(records[index - fit.n_networks]["loss"])
                 for fit, end in zip(fits, boundaries, strict=True)
                 for index in range(fit.first_snapshot, end)
             ],
@@ -976,7 +1025,11 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
                 )
             return [int(index) for index in np.argsort(losses, kind="stable")]
         indices = list(range(self.n_snapshots_))
-        return indices[::-1] if self.member_order == "newest" else indices
+        if self.member_order == "oldest":
+            return indices
+        # newest cycle first; within a cycle, the networks in order
+        n_networks = self._fits[-1].n_networks
+        return sorted(indices, key=lambda index: (-(index // n_networks), index))
 
     def _get_predictor(self):
         """The Keras network members vote through; hold ``_network_lock``."""

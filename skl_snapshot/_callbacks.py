@@ -32,15 +32,20 @@ class SnapshotRecorder(keras.callbacks.Callback):
         holding its epoch, learning rate and loss; writes it to disk, say.
     first_cycle : int, default=0
         Index of the first cycle this training run executes (when resuming).
+    networks : list of keras.Model or None, default=None
+        Networks trained side by side, each giving a snapshot per cycle, in this
+        order; None: the model the callback is attached to. The logs' ``losses``
+        then hold each network's loss.
 
     Attributes
     ----------
     weights : list of list of ndarray
-        One entry per finished cycle: the weights, as ``get_weights`` lists them.
+        One entry per snapshot (per network of each finished cycle): the weights,
+        as ``get_weights`` lists them.
     losses : list of float
-        Mean training loss over each cycle's mini-batches.
+        Mean training loss over each cycle's mini-batches, per snapshot.
     learning_rates : list of float
-        Learning rate of the last iteration of each cycle.
+        Learning rate of the last iteration of each cycle, per snapshot.
     diverged : bool
         True if a cycle ended with a non-finite loss; training then stops.
     """
@@ -53,8 +58,10 @@ class SnapshotRecorder(keras.callbacks.Callback):
         keep_weights=True,
         on_snapshot=None,
         first_cycle=0,
+        networks=None,
     ):
         super().__init__()
+        self._networks = networks
         self.cycle_epochs = list(cycle_epochs)
         self.schedule = schedule
         self.verbose = verbose
@@ -67,24 +74,33 @@ class SnapshotRecorder(keras.callbacks.Callback):
         self.diverged = False
         self._started = time.perf_counter()
 
+    @property
+    def networks(self):
+        return self._networks if self._networks is not None else [self.model]
+
     def on_epoch_end(self, epoch, logs=None):
-        loss = float((logs or {}).get("loss", math.nan))
+        logs = logs or {}
+        loss = float(logs.get("loss", math.nan))
+        losses = [float(value) for value in logs.get("losses", [loss])]
         last_step = int(self.model.optimizer.iterations.numpy()) - 1
         if self.keep_weights:
-            self.weights.append(
-                [np.array(w, copy=True) for w in self.model.get_weights()]
-            )
-        self.losses.append(loss)
-        self.learning_rates.append(float(self.schedule(last_step)))
-        if not math.isfinite(loss):
+            for network in self.networks:
+                self.weights.append(
+                    [np.array(w, copy=True) for w in network.get_weights()]
+                )
+        rate = float(self.schedule(last_step))
+        self.losses.extend(losses)
+        self.learning_rates.extend([rate] * len(losses))
+        if not all(math.isfinite(value) for value in losses):
             self.diverged = True
             self.model.stop_training = True
         elif self.on_snapshot is not None:
             info = {
                 "cycle": epoch,
                 "epoch": int(sum(self.cycle_epochs[: epoch + 1])),
-                "learning_rate": self.learning_rates[-1],
+                "learning_rate": rate,
                 "loss": loss,
+                "losses": losses,
             }
             self.on_snapshot(epoch, info)
         if self.verbose > 0:

@@ -481,7 +481,7 @@ def _weights_file_problem(path, network):
                 where = f"{group.name.rstrip('/')}/{name}"
                 link = group.get(name, getlink=True)
                 if not isinstance(link, h5py.HardLink):
-                    return f"{where} is a {type(link).__name__}, which leads elsewhere"
+                    return f"{where} is a link ({type(link).__name__}) to elsewhere"
                 objects += 1
                 if objects > most_objects:
                     return (
@@ -751,12 +751,16 @@ class SnapshotDirectory:
                 f" {problem}."
             )
 
-    def load_optimizer_state(self, optimizer, network, record):
+    def load_optimizer_state(self, optimizer, networks, record):
         """Restore optimizer variables saved with the newest snapshot, after
         checking each array's shape and dtype against the optimizer's variables
         and that its values are finite."""
         path = self.verified_path(record, _OPTIMIZER_FILE)
-        optimizer.build(network.trainable_variables)
+        # networks trained side by side share one optimizer, built on all of
+        # their variables in order
+        optimizer.build(
+            [v for network in networks for v in network.trainable_variables]
+        )
         try:
             problem = _optimizer_state_problem(path, optimizer)
             if problem is None:
@@ -887,19 +891,23 @@ class SnapshotDirectory:
                 os.remove(temporary)
         return weights_path
 
-    def add_snapshot(self, manifest, network, optimizer, info):
-        """Write one snapshot and the optimizer state, commit the manifest, then
-        remove the optimizer state it no longer names."""
-        index = len(manifest["snapshots"])
-        name = f"snapshot-{index:03d}.weights.h5"
-        with self._writing(name):
-            weights_path = self._write_weights(network, name)
-        record = {"index": index, "file": name, "sha256": sha256_of(weights_path)}
-        record.update(info)
+    def add_snapshots(self, manifest, networks, optimizer, infos):
+        """Write one cycle's snapshots (one per network) and the optimizer state,
+        commit the manifest, then remove the optimizer state it no longer names."""
+        records = []
+        for network, info in zip(networks, infos, strict=True):
+            index = len(manifest["snapshots"]) + len(records)
+            name = f"snapshot-{index:03d}.weights.h5"
+            with self._writing(name):
+                weights_path = self._write_weights(network, name)
+            record = {"index": index, "file": name, "sha256": sha256_of(weights_path)}
+            record.update(info)
+            records.append(record)
 
         store = {}
         optimizer.save_own_variables(store)
-        state_name = _optimizer_state_name(index)
+        newest = records[-1]["index"]
+        state_name = _optimizer_state_name(newest)
         state_path = os.path.join(self.path, state_name)
         temporary = _temporary_path(self.path, ".npz")
         with self._writing(state_name):
@@ -911,16 +919,16 @@ class SnapshotDirectory:
                 if os.path.exists(temporary):
                     os.remove(temporary)
         previous = manifest.get("optimizer_state")
-        manifest["snapshots"].append(record)
+        manifest["snapshots"].extend(records)
         manifest["optimizer_state"] = {
             "file": state_name,
             "sha256": sha256_of(state_path),
-            "after_snapshot": index,
+            "after_snapshot": newest,
         }
         self.write_manifest(manifest)
         if previous is not None and previous["file"] != state_name:
             self._remove_owned([previous["file"]])
-        return record
+        return records
 
     @contextlib.contextmanager
     def _writing(self, name):
@@ -1149,8 +1157,8 @@ class SnapshotStore:
             if mismatch is None:
                 directory.remove_orphans(manifest)
                 last = FitPlan.from_json(manifest["fits"][-1])
-                done = len(manifest["snapshots"]) - last.first_snapshot
-                return cls(directory, manifest, done)
+                snapshots = len(manifest["snapshots"]) - last.first_snapshot
+                return cls(directory, manifest, snapshots // last.n_networks)
             if not overwrite:
                 raise SnapshotDirectoryError(
                     f"resume=True, but {directory.manifest_path} records a run that"
@@ -1163,9 +1171,12 @@ class SnapshotStore:
         )
         return cls(directory, manifest, 0)
 
-    def restore(self, network, optimizer):
-        """Put the newest snapshot's weights and the optimizer state back."""
-        self.directory.load_weights(network, self.manifest["snapshots"][-1])
+    def restore(self, networks, optimizer):
+        """Put the newest cycle's snapshots (one per network, in order) and the
+        optimizer state back."""
+        newest_cycle = self.manifest["snapshots"][-len(networks) :]
+        for network, record in zip(networks, newest_cycle, strict=True):
+            self.directory.load_weights(network, record)
         state = self.manifest.get("optimizer_state")
         newest = len(self.manifest["snapshots"]) - 1
         if state is None or state["after_snapshot"] != newest:
@@ -1173,18 +1184,22 @@ class SnapshotStore:
                 f"{self.directory.manifest_path} records no optimizer state for its"
                 " newest snapshot, so the run cannot be resumed exactly."
             )
-        self.directory.load_optimizer_state(optimizer, network, state)
+        self.directory.load_optimizer_state(optimizer, networks, state)
 
-    def writer(self, network, optimizer, epoch_offset):
-        """An ``on_snapshot`` hook writing each snapshot as its cycle ends."""
+    def writer(self, networks, optimizer, epoch_offset):
+        """An ``on_snapshot`` hook writing each cycle's snapshots (one per
+        network) as the cycle ends, committed together."""
 
         def write(cycle, info):
-            record = {
-                "epoch": epoch_offset + info["epoch"],
-                "learning_rate": info["learning_rate"],
-                "loss": info["loss"],
-            }
-            self.directory.add_snapshot(self.manifest, network, optimizer, record)
+            records = [
+                {
+                    "epoch": epoch_offset + info["epoch"],
+                    "learning_rate": info["learning_rate"],
+                    "loss": loss,
+                }
+                for loss in info.get("losses", [info["loss"]])
+            ]
+            self.directory.add_snapshots(self.manifest, networks, optimizer, records)
 
         return write
 
@@ -1313,17 +1328,10 @@ def _header_problem(manifest):
         return f"n_features_in is {_short(n_features)}, not between 1 and {MAX_SAMPLES}"
     names = manifest.get("feature_names_in")
     if names is not None and (
-        len(names) != n_features
-        or not all(isinstance(name, str) for name in names)
-        or len(set(names)) != len(names)
+        len(names) != n_features or not all(isinstance(name, str) for name in names)
     ):
-        return f"feature_names_in is not a list of {n_features} distinct strings"
-    for name, value in manifest["estimator_params"].items():
-        items = value if isinstance(value, list) else [value]
-        if not all(
-            item is None or isinstance(item, bool | int | float | str) for item in items
-        ):
-            return f"estimator_params[{_short(name)}] is not a number, string or list"
+        return f"feature_names_in is not a list of {n_features} strings"
+    # the values of the estimator's parameters are checked as fit checks them
     if not isinstance(manifest["estimator_params"].get("built_in_network", True), bool):
         return "estimator_params['built_in_network'] is not a boolean"
     return None
@@ -1331,7 +1339,8 @@ def _header_problem(manifest):
 
 def _plans_problem(fits, n_snapshots):
     """The fits' plans must be valid, their steps bounded, and the snapshots must
-    be what their cycles made: each fit made at most one a cycle."""
+    be what their cycles made: each fit made at most one a cycle and network,
+    whole cycles."""
     if not fits:
         return "fits is empty"
     plans = []
@@ -1348,17 +1357,18 @@ def _plans_problem(fits, n_snapshots):
     ends = [plan.first_snapshot for plan in plans[1:]] + [n_snapshots]
     for number, (plan, end) in enumerate(zip(plans, ends, strict=True)):
         made = end - plan.first_snapshot
-        if not 0 <= made <= plan.n_cycles:
+        if not 0 <= made <= plan.n_cycles * plan.n_networks or (made % plan.n_networks):
             return (
-                f"fits[{number}] of {plan.n_cycles} cycles is followed by"
-                f" {made} snapshots (snapshots {plan.first_snapshot} to {end - 1})"
+                f"fits[{number}] of {plan.n_cycles} cycles of {plan.n_networks}"
+                f" networks is followed by {made} snapshots (snapshots"
+                f" {plan.first_snapshot} to {end - 1})"
             )
     return None
 
 
 def _snapshots_problem(manifest):
     """Each record at its position, once, epochs increasing within the fits'
-    epochs, rates and losses finite."""
+    epochs (the networks of a cycle share theirs), rates and losses finite."""
     last_epoch = max(
         plan.get("epoch_offset", 0) + plan["epochs"] for plan in manifest["fits"]
     )
@@ -1370,10 +1380,12 @@ def _snapshots_problem(manifest):
             return problem
         if record["index"] != number:
             return f"{where}['index'] is {_short(record['index'])}, not {number}"
-        if not previous < record["epoch"] <= last_epoch:
+        if not (previous < record["epoch"] or previous == record["epoch"] > 0) or (
+            record["epoch"] > last_epoch
+        ):
             return (
                 f"{where}['epoch'] is {_short(record['epoch'])}: epochs increase"
-                f" from snapshot to snapshot, up to the fits' {last_epoch}"
+                f" from cycle to cycle, up to the fits' {last_epoch}"
             )
         previous = record["epoch"]
         for key in ("learning_rate", "loss"):

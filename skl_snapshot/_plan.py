@@ -54,6 +54,8 @@ class FitPlan:
     init_scales : tuple of float or None
         Standard deviation of each trainable variable at initialisation, what
         the restart noise is measured against; None in plans written before.
+    n_networks : int
+        Networks trained side by side, each giving a snapshot per cycle.
 
     The defaults of the fields after ``seed`` are what a plan written before
     that field existed meant by its absence.
@@ -76,6 +78,7 @@ class FitPlan:
     restart_noise: float = 0.0
     restart_loss_threshold: float | None = None
     init_scales: tuple | None = None
+    n_networks: int = 1
 
     #: Fields that must agree for ``resume`` to continue a directory's run; the
     #: seed, the offsets and the scales are taken from the directory.
@@ -92,6 +95,7 @@ class FitPlan:
         "momentum",
         "n_samples",
         "data_sha256",
+        "n_networks",
     )
 
     def __post_init__(self):
@@ -282,6 +286,7 @@ _FIELD_CHECKS = {
     "init_scales": lambda value: (
         None if value is None else _numbers(value, lambda item: _real(item, minimum=0))
     ),
+    "n_networks": _count(1, 1024),
 }
 
 #: What a plan written before the restart fields existed says about restarts:

@@ -63,6 +63,16 @@ class SnapshotEnsembleRegressor(RegressorMixin, BaseSnapshotEnsemble):
         each cycle, and eight members to average. Five members (200 epochs)
         beat the final network less reliably: the more members, the less the
         ensemble depends on any one of them (user guide, "Why these defaults").
+    n_networks : int, default=1
+        Networks trained side by side in the same run, each with its own
+        initialisation and data order, each giving a snapshot per cycle: the
+        ensemble has ``n_cycles * n_networks`` snapshots. The built-in network
+        trains them in the same batched operations, so on small data K networks
+        cost about the wall time of one; a custom network trains K copies in
+        one step. Snapshots are ordered by cycle, then by network:
+        ``member_order="newest"`` starts with the last cycle's networks, and
+        ``n_members=1`` is the first network's final snapshot. Not with
+        ``method="swa"``.
     method : {"snapshot", "fge", "swa"}, default="snapshot"
         How the members are collected. ``"snapshot"``: ``n_cycles`` equal cycles
         of cosine annealing from ``lr_max`` (Huang et al. 2017). ``"fge"``: fast

@@ -95,8 +95,8 @@ def make_optimizer(method, cycle_steps, lr_max, lr_min, momentum, optimizer_para
     return optimizer, schedule
 
 
-def _cycle_function(network, optimizer, tensors, batch_size, strategy=None):
-    """A compiled function that trains ``network`` for a run of whole epochs.
+def _cycle_function(networks, optimizer, tensors, batch_size, strategy=None):
+    """A compiled function that trains ``networks`` for a run of whole epochs.
 
     ``run(first_epoch, n_epochs, seed)`` trains epochs ``first_epoch`` to
     ``first_epoch + n_epochs - 1`` and returns the sum over their mini-batches of
@@ -110,41 +110,67 @@ def _cycle_function(network, optimizer, tensors, batch_size, strategy=None):
     ...); Keras scales each replica's loss by 1 / R and the optimizer sums the
     replicas' gradients, so a step follows the mean gradient of the whole
     mini-batch, as on one device.
+
+    With several networks, each has its own data order (from ``seed + k``) and
+    the step sums their losses, so that each network's gradient is the one it
+    would have alone; the loss sums come back one per network.
     """
     n_samples = int(tensors[0].shape[0])
-    step_loss = _keras_step(network, optimizer, tensors, strategy)
+    step_loss = _keras_step(networks, optimizer, tensors, strategy)
+    n_networks = len(networks) if len(networks) > 1 else None
 
     @tf.function(autograph=False)
     def run(first_epoch, n_epochs, seed):
         rows = (n_samples, batch_size)
         return _epoch_loop(
-            rows, first_epoch, n_epochs, seed, lambda batch, _: step_loss(batch)
+            rows,
+            first_epoch,
+            n_epochs,
+            seed,
+            lambda batch, _: step_loss(batch),
+            n_networks=n_networks,
         )
 
     return run
 
 
-def _keras_step(network, optimizer, tensors, strategy):
+def _keras_step(networks, optimizer, tensors, strategy):
     """``step_loss(indices)``: one Keras training step on the rows ``indices``,
-    split between the replicas of ``strategy``; the batch's loss sum."""
-    variables = network.trainable_variables
+    split between the replicas of ``strategy``; the batch's loss sum.
 
-    def train_step(indices):
+    With several networks, ``indices`` has one row of indices per network and
+    the loss sums come back one per network.
+    """
+    variables = [v for network in networks for v in network.trainable_variables]
+
+    def network_loss(network, indices):
         batch = [tf.gather(tensor, indices) for tensor in tensors]
         x, y = batch[0], batch[1]
         sample_weight = batch[2] if len(batch) == 3 else None
+        y_pred = network(x, training=True)
+        loss = network.compute_loss(
+            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
+        )
+        return loss, loss * tf.cast(tf.shape(indices)[0], loss.dtype)
+
+    def train_step(indices):
         with tf.GradientTape() as tape:
-            y_pred = network(x, training=True)
-            loss = network.compute_loss(
-                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
-            )
+            if len(networks) == 1:
+                loss, loss_sum = network_loss(networks[0], indices)
+            else:
+                pairs = [
+                    network_loss(network, indices[k])
+                    for k, network in enumerate(networks)
+                ]
+                loss = tf.add_n([pair[0] for pair in pairs])
+                loss_sum = tf.stack([pair[1] for pair in pairs])
         optimizer.apply(tape.gradient(loss, variables), variables)
-        return loss * tf.cast(tf.shape(indices)[0], loss.dtype)
+        return loss_sum
 
     def replica_step(indices):
         context = tf.distribute.get_replica_context()
         replicas = context.num_replicas_in_sync
-        shard = indices[context.replica_id_in_sync_group :: replicas]
+        shard = indices[..., context.replica_id_in_sync_group :: replicas]
         # undo Keras' 1 / replicas loss scaling: the shard's loss sum
         return train_step(shard) * replicas
 
@@ -158,7 +184,7 @@ def _keras_step(network, optimizer, tensors, strategy):
     return step_loss
 
 
-def _epoch_loop(rows, first_epoch, n_epochs, seed, batch_loss):
+def _epoch_loop(rows, first_epoch, n_epochs, seed, batch_loss, n_networks=None):
     """In a graph: train ``n_epochs`` epochs; the sum of the batches' loss sums.
 
     ``rows`` is ``(n_samples, batch_size)``. Epoch ``e`` visits the rows in a
@@ -166,20 +192,30 @@ def _epoch_loop(rows, first_epoch, n_epochs, seed, batch_loss):
     resumed run sees the orders of an uninterrupted one.
     ``batch_loss(indices, step)`` trains on one mini-batch (``step`` counts the
     batches of this call) and returns its loss sum.
+
+    With ``n_networks``, network k visits the rows in the permutation of
+    ``seed + k``: ``indices`` has one row per network, and the loss sums are a
+    vector, one per network.
     """
     n_samples, batch_size = rows
     batches_per_epoch = (n_samples + batch_size - 1) // batch_size
 
-    def epoch(number, loss_sum):
+    def permutation(seed, number):
         keys = tf.random.stateless_uniform(
             tf.reshape(n_samples, [1]), seed=tf.stack([seed, first_epoch + number])
         )
-        order = tf.argsort(keys)
+        return tf.argsort(keys)
+
+    def epoch(number, loss_sum):
+        if n_networks is None:
+            order = permutation(seed, number)
+        else:
+            order = tf.stack([permutation(seed + k, number) for k in range(n_networks)])
         first_batch = tf.cast(number, tf.int32) * batches_per_epoch
 
         def step(batch, loss_sum):
             start = batch * batch_size
-            indices = order[start : tf.minimum(start + batch_size, n_samples)]
+            indices = order[..., start : tf.minimum(start + batch_size, n_samples)]
             return batch + 1, loss_sum + batch_loss(indices, first_batch + batch)
 
         _, loss_sum = tf.while_loop(
@@ -192,28 +228,37 @@ def _epoch_loop(rows, first_epoch, n_epochs, seed, batch_loss):
     _, loss_sum = tf.while_loop(
         lambda number, _: number < n_epochs,
         epoch,
-        [tf.constant(0, tf.int64), tf.constant(0.0)],
+        [
+            tf.constant(0, tf.int64),
+            tf.constant(0.0) if n_networks is None else tf.zeros([n_networks]),
+        ],
     )
     return loss_sum
 
 
-def _mlp_row_losses(loss, outputs, targets):
-    """Each row's ``loss`` (one of ``MLP_LOSSES``) of the network's ``outputs``."""
+def _mlp_row_losses(loss, outputs, targets, stacked=False):
+    """Each row's ``loss`` (one of ``MLP_LOSSES``) of the network's ``outputs``
+    (of each network's, ``stacked`` along a leading axis)."""
     if loss == "mean_squared_error":
         # Keras' MeanSquaredError: the mean over the output columns
         return tf.reduce_mean(tf.square(outputs - targets), axis=-1)
     labels = tf.cast(targets, tf.int64)
-    if labels.shape.rank == 2:
+    if labels.shape.rank == (3 if stacked else 2):
         labels = tf.squeeze(labels, axis=-1)
     return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=outputs)
 
 
-def _mlp_outputs(activation_function, weights, x):
-    """The built-in network's output layer before its softmax, if any."""
+def _mlp_outputs(activation_function, weights, x, stacked=False):
+    """The built-in network's output layer before its softmax, if any; with
+    ``stacked`` weights (a leading network axis), every network's at once on its
+    own rows ``x`` (networks, rows, features)."""
     n_layers = len(weights) // 2
     hidden = x
     for layer in range(n_layers):
-        hidden = tf.add(tf.matmul(hidden, weights[2 * layer]), weights[2 * layer + 1])
+        bias = weights[2 * layer + 1]
+        if stacked:
+            bias = tf.expand_dims(bias, 1)
+        hidden = tf.add(tf.matmul(hidden, weights[2 * layer]), bias)
         if layer < n_layers - 1:
             hidden = activation_function(hidden)
     return hidden
@@ -244,22 +289,37 @@ def _sgd_updates(weights, momentums, gradients, rate, momentum):
     ]
 
 
-def _trace_mlp_cycle_function(activation, weighted, loss):
+def _trace_mlp_cycle_function(activation, weighted, loss, n_networks=None):
+    """The shared function of the built-in network; with ``n_networks``, of that
+    many networks whose weights are stacked along a leading axis, trained side
+    by side in the same operations (a batched ``matmul`` per layer), each on its
+    own mini-batches: the per-step overhead, which dominates small data, is
+    paid once for all of them."""
     activation_function = keras.activations.get(activation)
+    stacked = n_networks is not None
 
     def train_step(weights, momentums, data, indices, rate, momentum):
         batch = [tf.gather(tensor, indices) for tensor in data]
         with tf.GradientTape() as tape:
-            outputs = _mlp_outputs(activation_function, weights, batch[0])
-            losses = _mlp_row_losses(loss, outputs, batch[1])
+            outputs = _mlp_outputs(activation_function, weights, batch[0], stacked)
+            losses = _mlp_row_losses(loss, outputs, batch[1], stacked)
             if weighted:
                 losses = losses * batch[2]
-            rows = tf.cast(tf.size(losses), losses.dtype)
-            loss_value = tf.math.divide_no_nan(tf.reduce_sum(losses), rows)
+            if stacked:
+                # each network's mean loss; their sum leaves each gradient as
+                # the network would have it alone
+                rows = tf.cast(tf.shape(losses)[-1], losses.dtype)
+                per_network = tf.math.divide_no_nan(
+                    tf.reduce_sum(losses, axis=-1), rows
+                )
+                loss_value = tf.reduce_sum(per_network)
+            else:
+                rows = tf.cast(tf.size(losses), losses.dtype)
+                loss_value = tf.math.divide_no_nan(tf.reduce_sum(losses), rows)
         gradients = tape.gradient(loss_value, weights)
         updates = _sgd_updates(weights, momentums, gradients, rate, momentum)
         with tf.control_dependencies(updates):
-            return loss_value * rows
+            return per_network * rows if stacked else loss_value * rows
 
     @tf.function(autograph=False)
     def run(
@@ -289,6 +349,7 @@ def _trace_mlp_cycle_function(activation, weighted, loss):
             lambda batch, step: train_step(
                 weights, momentums, data, batch, rates[step], momentum
             ),
+            n_networks=n_networks,
         )
         with tf.control_dependencies([loss_sum]):
             iterations.assign_add(tf.cast(n_steps, iterations.dtype))
@@ -318,9 +379,12 @@ def restart_weights(network, scales, shrink, noise, seed):
 
 
 def _shared_mlp_run(
-    network, optimizer, schedule, tensors, batch_size, activation, loss
+    networks, optimizer, schedule, tensors, batch_size, activation, loss
 ):
     """``run(first_epoch, n_epochs, seed)`` for the built-in network, shared.
+
+    Several networks train side by side on weights stacked along a leading axis
+    (see :func:`_stacked_mlp_run`).
 
     :func:`_cycle_function` traces a new function for every network, which costs
     about a third of a second: more than the whole training of a small data set.
@@ -338,17 +402,14 @@ def _shared_mlp_run(
     :class:`~skl_snapshot._schedules.CycleSchedule` for the iteration counter.
     The cache holds no network or data, only graphs.
     """
-    variables = network.trainable_variables
+    if len(networks) > 1:
+        return _stacked_mlp_run(
+            networks, optimizer, schedule, tensors, batch_size, activation, loss
+        )
+    variables = networks[0].trainable_variables
     with_momentum = bool(optimizer.momentum)
     weights = [variable.value for variable in variables]
-    momentums = (
-        [
-            optimizer.momentums[optimizer._get_variable_index(variable)].value
-            for variable in variables
-        ]
-        if with_momentum
-        else []
-    )
+    momentums = _momentum_variables(optimizer, variables) if with_momentum else []
     arguments = {
         "batch_size": tf.constant(batch_size, tf.int32),
         "momentum": tf.constant(optimizer.momentum, tf.float32),
@@ -384,6 +445,97 @@ def _shared_mlp_run(
             seed=seed,
             **arguments,
         )
+
+    return run
+
+
+def _momentum_variables(optimizer, variables):
+    """The TensorFlow variables of SGD's momentum for each of ``variables``."""
+    return [
+        optimizer.momentums[optimizer._get_variable_index(variable)].value
+        for variable in variables
+    ]
+
+
+def _stacked_mlp_run(
+    networks, optimizer, schedule, tensors, batch_size, activation, loss
+):
+    """``run(first_epoch, n_epochs, seed)`` for K built-in networks side by side.
+
+    Each layer's weights (and SGD's momentum) of the K networks are stacked into
+    one variable with a leading axis of K, trained by one shared function in
+    batched operations, each network on its own mini-batches (data order of
+    ``seed + k``). The stacked variables are filled from the networks and their
+    momentum before every call and written back after it, so between cycles the
+    K Keras networks and the optimizer hold the state: snapshots, restarts and
+    the optimizer state saved for resuming see them as if trained one by one.
+    """
+    per_network = [
+        [variable.value for variable in network.trainable_variables]
+        for network in networks
+    ]
+    with_momentum = bool(optimizer.momentum)
+    weights = [
+        tf.Variable(tf.stack([variables[i] for variables in per_network]))
+        for i in range(len(per_network[0]))
+    ]
+    network_momentums = (
+        [
+            _momentum_variables(optimizer, network.trainable_variables)
+            for network in networks
+        ]
+        if with_momentum
+        else []
+    )
+    momentums = [tf.Variable(tf.zeros_like(weight)) for weight in weights]
+    momentums = momentums if with_momentum else []
+    arguments = {
+        "batch_size": tf.constant(batch_size, tf.int32),
+        "momentum": tf.constant(optimizer.momentum, tf.float32),
+        "schedule": tuple(tf.constant(value) for value in schedule.tensors()),
+    }
+    key = (
+        ("stacked", len(networks)),
+        activation,
+        loss,
+        with_momentum,
+        tuple(tuple(weight.shape) for weight in weights),
+        tuple((tensor.dtype, tuple(tensor.shape[1:])) for tensor in tensors),
+    )
+    shared = _shared_function(
+        key,
+        lambda: _trace_mlp_cycle_function(
+            activation, len(tensors) == 3, loss, n_networks=len(networks)
+        ).get_concrete_function(
+            weights,
+            momentums,
+            optimizer.iterations.value,
+            **_mlp_run_signature(tensors),
+        ),
+    )
+    pairs = [(weights, per_network)]
+    if with_momentum:
+        pairs.append((momentums, network_momentums))
+
+    def run(first_epoch, n_epochs, seed):
+        for stacked, sources in pairs:
+            for i, variable in enumerate(stacked):
+                variable.assign(tf.stack([source[i] for source in sources]))
+        loss_sums = shared(
+            weights,
+            momentums,
+            optimizer.iterations.value,
+            tensors,
+            first_epoch=first_epoch,
+            n_epochs=n_epochs,
+            seed=seed,
+            **arguments,
+        )
+        for stacked, sources in pairs:
+            for i, variable in enumerate(stacked):
+                for k, source in enumerate(sources):
+                    source[i].assign(variable[k])
+        return loss_sums
 
     return run
 
@@ -431,7 +583,7 @@ _SHARED_FUNCTIONS_LOCK = threading.Lock()
 
 
 def train_snapshots(
-    network,
+    networks,
     X,
     y,
     sample_weight,
@@ -450,7 +602,7 @@ def train_snapshots(
     restart_first_cycle,
     previous_loss,
 ):
-    """Train ``network`` and take one snapshot per cycle.
+    """Train ``networks`` side by side and take a snapshot of each per cycle.
 
     ``plan`` (a :class:`~skl_snapshot._plan.FitPlan`) gives the cycles, the batch
     size and the seed; ``optimizer`` comes from :func:`make_optimizer` with
@@ -468,16 +620,20 @@ def train_snapshots(
     ``optimizer__`` arguments): it then trains through the shared function of
     :func:`_shared_mlp_run` instead of a newly traced one.
 
-    ``restart(cycle, previous_loss)``, if given, is called before every cycle
+    ``restart(cycle, previous_losses)``, if given, is called before every cycle
     but the first (and before the first too with ``restart_first_cycle``): the
-    warm restarts. ``previous_loss`` is the mean training loss of the cycle
-    before; for the first cycle run here, the caller's ``previous_loss`` (that
-    of the last cycle of an interrupted or earlier fit).
+    warm restarts. ``previous_losses`` holds each network's mean training loss
+    over the cycle before; for the first cycle run here, the caller's
+    ``previous_loss`` (those of the last cycle of an interrupted or earlier fit,
+    or None).
+
+    The snapshots of a cycle follow the order of ``networks``.
     """
     n_samples = X.shape[0]
+    network = networks[0]
     cycle_epochs = list(plan.cycle_epochs)
     run = _cycle_runner(
-        network,
+        networks,
         optimizer,
         schedule,
         loss,
@@ -494,6 +650,7 @@ def train_snapshots(
         keep_weights=keep_weights,
         on_snapshot=on_snapshot,
         first_cycle=first_cycle,
+        networks=networks,
     )
     callbacks = keras.callbacks.CallbackList(
         [recorder, *(fit_params.get("callbacks") or [])],
@@ -506,14 +663,17 @@ def train_snapshots(
         if restart is not None and (cycle > 0 or restart_first_cycle):
             restart(cycle, previous_loss)
         callbacks.on_epoch_begin(cycle)
-        loss_sum = run(
+        loss_sums = run(
             tf.constant(sum(cycle_epochs[:cycle]), tf.int64),
             tf.constant(cycle_epochs[cycle], tf.int64),
             tf.constant(plan.seed, tf.int64),
         )
-        mean_loss = float(loss_sum) / (cycle_epochs[cycle] * n_samples)
-        previous_loss = mean_loss
-        callbacks.on_epoch_end(cycle, {"loss": mean_loss})
+        rows_seen = cycle_epochs[cycle] * n_samples
+        losses = [float(value) / rows_seen for value in np.atleast_1d(loss_sums)]
+        previous_loss = losses
+        # the user's callbacks see the networks' mean loss
+        logs = {"loss": float(np.mean(losses)), "losses": losses}
+        callbacks.on_epoch_end(cycle, logs)
         if network.stop_training:
             break
     callbacks.on_train_end()
@@ -521,32 +681,43 @@ def train_snapshots(
 
 
 def _cycle_runner(
-    network, optimizer, schedule, loss, arrays, batch_size, built_in_activation
+    networks, optimizer, schedule, loss, arrays, batch_size, built_in_activation
 ):
-    """``run(first_epoch, n_epochs, seed)`` training ``network`` on ``arrays``:
-    the shared function of the built-in network, or one traced for this one."""
-    # compile only attaches the loss (for compute_loss) and the optimizer
-    network.compile(optimizer=optimizer, loss=loss)
+    """``run(first_epoch, n_epochs, seed)`` training ``networks`` on ``arrays``:
+    the shared function of the built-in network, or one traced for these."""
+    for network in networks:
+        # compile only attaches the loss (for compute_loss) and the optimizer
+        network.compile(optimizer=optimizer, loss=loss)
     if not optimizer.built:
-        optimizer.build(network.trainable_variables)
+        optimizer.build(all_variables(networks))
     tensors = tuple(tf.constant(array) for array in arrays)
     if built_in_activation is None:
         return _cycle_function(
-            network, optimizer, tensors, batch_size, distribution_strategy()
+            networks, optimizer, tensors, batch_size, distribution_strategy()
         )
     return _shared_mlp_run(
-        network, optimizer, schedule, tensors, batch_size, built_in_activation, loss
+        networks, optimizer, schedule, tensors, batch_size, built_in_activation, loss
     )
+
+
+def all_variables(networks):
+    """The trainable variables of ``networks``, in order: what the optimizer of
+    networks trained side by side holds state for."""
+    return [
+        variable for network in networks for variable in network.trainable_variables
+    ]
 
 
 def _snapshot_run(recorder, optimizer, schedule, cycle_epochs, first_cycle):
     """What :func:`train_snapshots` returns, from its recorder."""
     n_steps = int(optimizer.iterations.numpy())
+    n_networks = len(recorder.networks)
+    done = len(recorder.losses) // n_networks
     return SnapshotRun(
         weights=recorder.weights,
-        snapshot_epochs=np.cumsum(cycle_epochs)[
-            first_cycle : first_cycle + len(recorder.losses)
-        ],
+        snapshot_epochs=np.repeat(
+            np.cumsum(cycle_epochs)[first_cycle : first_cycle + done], n_networks
+        ),
         losses=np.asarray(recorder.losses),
         snapshot_learning_rates=np.asarray(recorder.learning_rates),
         learning_rates=schedule.rates(np.arange(n_steps)),

@@ -1,0 +1,172 @@
+"""n_networks: several networks trained side by side, each giving snapshots."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from skl_snapshot import SnapshotEnsembleClassifier, SnapshotEnsembleRegressor
+
+from .conftest import _blobs, _linear, fast_classifier, fast_regressor, output
+
+TASKS = {
+    "classifier": (fast_classifier, _blobs, {}),
+    "regressor": (fast_regressor, _linear, {"lr_max": 0.05}),
+}
+
+
+@pytest.fixture(params=list(TASKS))
+def task(request):
+    make, data, params = TASKS[request.param]
+    return (lambda **extra: make(**{**params, **extra})), data()
+
+
+class _Crash(Exception):
+    pass
+
+
+class _CrashAfterFirstCycle(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        raise _Crash
+
+
+def test_stacked_training_equals_the_keras_training_of_the_same_networks(task):
+    """The built-in network's batched path trains each network exactly as the
+    general Keras path does (same initialisation, data order and steps)."""
+    make, (X, y, X_test, _) = task
+    stacked = make(n_networks=3).fit(X, y)
+    # any routed optimizer argument sends the built-in network down the Keras path
+    general = make(n_networks=3, optimizer__nesterov=False).fit(X, y)
+    np.testing.assert_allclose(stacked.loss_history_, general.loss_history_, rtol=1e-4)
+    np.testing.assert_allclose(
+        output(stacked, X_test), output(general, X_test), rtol=1e-4, atol=1e-5
+    )
+
+
+def test_every_network_gives_a_snapshot_per_cycle(task):
+    make, (X, y, X_test, _) = task
+    estimator = make(n_networks=3).fit(X, y)
+    assert estimator.n_snapshots_ == 9
+    np.testing.assert_array_equal(estimator.snapshot_epochs_, np.repeat([4, 8, 12], 3))
+    assert len(estimator.loss_history_) == 9
+    np.testing.assert_array_equal(
+        estimator.snapshot_iterations_, np.repeat([32, 64, 96], 3)
+    )
+    # the networks differ: own initialisation and own data order
+    last = estimator.snapshot_weights_[-3:]
+    for a, b in [(0, 1), (1, 2), (0, 2)]:
+        assert not np.allclose(last[a][0], last[b][0])
+    # a network's snapshots follow each other as its training goes on
+    first_network = [estimator.snapshot_weights_[i][0] for i in (0, 3, 6)]
+    assert not np.allclose(first_network[0], first_network[1])
+
+
+def test_the_networks_of_a_cycle_are_ordered_after_it(task):
+    """newest: the last cycle's networks first, in order; n_members=1 is the
+    first network's final snapshot."""
+    make, (X, y, X_test, _) = task
+    estimator = make(n_networks=3, n_members=1).fit(X, y)
+    assert estimator._ordered_snapshots() == [6, 7, 8, 3, 4, 5, 0, 1, 2]
+    (alone,) = estimator._snapshot_votes(estimator._validate_features(X_test), [6])
+    np.testing.assert_array_equal(estimator._mean_vote(X_test), alone)
+    estimator.set_params(member_order="oldest")
+    assert estimator._ordered_snapshots() == list(range(9))
+
+
+def test_k_networks_beat_one_on_held_out_rows(task):
+    """Not a quality claim, a wiring check: with more voting networks the
+    ensemble's test error is lower than the final network's alone."""
+    make, (X, y, X_test, y_test) = task
+    estimator = make(n_networks=4, epochs=24, n_cycles=3).fit(X, y)
+    scores = estimator.snapshot_scores(X_test, y_test)
+    assert len(scores.n_members) == 12
+
+
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_a_directory_of_k_networks_loads_and_predicts_alike(task, tmp_path, in_memory):
+    make, (X, y, X_test, _) = task
+    fitted = make(n_networks=2, snapshot_dir=tmp_path / "run").fit(X, y)
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert len(manifest["snapshots"]) == 6
+    assert manifest["fits"][0]["n_networks"] == 2
+    assert manifest["optimizer_state"]["file"] == "optimizer-005.npz"
+    loaded = type(fitted).from_snapshot_dir(tmp_path / "run", in_memory=in_memory)
+    assert loaded.n_networks == 2 and loaded.n_snapshots_ == 6
+    np.testing.assert_array_equal(output(loaded, X_test), output(fitted, X_test))
+
+
+def test_a_resumed_run_of_k_networks_equals_an_uninterrupted_one(task, tmp_path):
+    make, (X, y, X_test, _) = task
+    whole = make(n_networks=2, snapshot_dir=tmp_path / "whole").fit(X, y)
+    with pytest.raises(_Crash):
+        make(
+            n_networks=2,
+            snapshot_dir=tmp_path / "cut",
+            fit__callbacks=[_CrashAfterFirstCycle()],
+        ).fit(X, y)
+    resumed = make(n_networks=2, snapshot_dir=tmp_path / "cut", resume=True).fit(X, y)
+    np.testing.assert_array_equal(resumed.loss_history_, whole.loss_history_)
+    np.testing.assert_array_equal(output(resumed, X_test), output(whole, X_test))
+
+
+def test_warm_start_continues_every_network(task):
+    make, (X, y, X_test, _) = task
+    estimator = make(n_networks=2, warm_start=True).fit(X, y)
+    estimator.set_params(epochs=4, n_cycles=2).fit(X, y)
+    assert estimator.n_snapshots_ == 10
+    np.testing.assert_array_equal(
+        estimator.snapshot_epochs_, [4, 4, 8, 8, 12, 12, 14, 14, 16, 16]
+    )
+    with pytest.raises(ValueError, match="n_networks must stay 2. Got n_networks=3"):
+        estimator.set_params(n_networks=3).fit(X, y)
+
+
+def test_custom_networks_train_side_by_side(blobs):
+    X, y, X_test, _ = blobs
+
+    def build(meta):
+        return keras.Sequential(
+            [
+                keras.Input((meta["n_features_in_"],)),
+                keras.layers.Dense(8, activation="elu"),
+                keras.layers.Dense(meta["n_classes_"], activation="softmax"),
+            ]
+        )
+
+    estimator = fast_classifier(model=build, n_networks=3).fit(X, y)
+    assert estimator.n_snapshots_ == 9
+    proba = estimator.predict_proba(X_test)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_regressor_spread_covers_the_networks(linear):
+    X, y, X_test, _ = linear
+    regressor = fast_regressor(n_networks=3, n_members=3, lr_max=0.05).fit(X, y)
+    mean, std = regressor.predict(X_test, return_std=True)
+    members = np.stack(
+        [
+            regressor._target_encoder.inverse_transform(vote)
+            for vote in regressor._snapshot_votes(
+                regressor._validate_features(X_test), [6, 7, 8]
+            )
+        ]
+    )
+    np.testing.assert_allclose(mean, members.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(std, members.std(axis=0), rtol=1e-5, atol=1e-8)
+
+
+def test_swa_and_bad_values_are_refused(blobs):
+    X, y, _, _ = blobs
+    with pytest.raises(ValueError, match="method='swa' averages.*n_networks=2"):
+        fast_classifier(method="swa", n_networks=2).fit(X, y)
+    with pytest.raises(ValueError, match="n_networks"):
+        fast_classifier(n_networks=0).fit(X, y)
+    with pytest.raises(ValueError, match=r"n_cycles \* n_networks"):
+        fast_classifier(n_networks=2, n_members=7).fit(X, y)
+    assert fast_classifier(n_networks=2, n_members=6).fit(X, y).n_snapshots_ == 6
+
+
+def test_one_network_is_the_default_and_old_plans_mean_one():
+    assert SnapshotEnsembleClassifier().n_networks == 1
+    assert SnapshotEnsembleRegressor().n_networks == 1
