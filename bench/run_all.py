@@ -34,6 +34,11 @@ SCRIPTS = (
     ("bench_inference.py", [], ["--large-rows", "100000"]),
     ("bench_memory.py", [], []),
     ("bench_memory_growth.py", [], ["--fits", "30"]),
+    (
+        "bench_networks.py",
+        [],
+        ["--rows", "1000", "10000", "--repeats", "1", "--seeds", "0"],
+    ),
     ("bench_training.py", [], ["--seeds", "0", "--max-rows", "100000"]),
     ("bench_quality.py", [], ["--seeds", "0", "1", "2"]),
     ("bench_regression.py", [], ["--seeds", "0", "1", "--timing-epochs", "5"]),
