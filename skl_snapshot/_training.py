@@ -289,14 +289,9 @@ def _sgd_updates(weights, momentums, gradients, rate, momentum):
     ]
 
 
-def _trace_mlp_cycle_function(activation, weighted, loss, n_networks=None):
-    """The shared function of the built-in network; with ``n_networks``, of that
-    many networks whose weights are stacked along a leading axis, trained side
-    by side in the same operations (a batched ``matmul`` per layer), each on its
-    own mini-batches: the per-step overhead, which dominates small data, is
-    paid once for all of them."""
-    activation_function = keras.activations.get(activation)
-    stacked = n_networks is not None
+def _mlp_train_step(activation_function, weighted, loss, stacked):
+    """One SGD step of the built-in network (of each stacked network) on the
+    rows ``indices``; the loss sum (one per network)."""
 
     def train_step(weights, momentums, data, indices, rate, momentum):
         batch = [tf.gather(tensor, indices) for tensor in data]
@@ -320,6 +315,18 @@ def _trace_mlp_cycle_function(activation, weighted, loss, n_networks=None):
         updates = _sgd_updates(weights, momentums, gradients, rate, momentum)
         with tf.control_dependencies(updates):
             return per_network * rows if stacked else loss_value * rows
+
+    return train_step
+
+
+def _trace_mlp_cycle_function(activation, weighted, loss, n_networks=None):
+    """The shared function of the built-in network; with ``n_networks``, of that
+    many networks whose weights are stacked along a leading axis, trained side
+    by side in the same operations (a batched ``matmul`` per layer), each on its
+    own mini-batches."""
+    train_step = _mlp_train_step(
+        keras.activations.get(activation), weighted, loss, n_networks is not None
+    )
 
     @tf.function(autograph=False)
     def run(
@@ -384,7 +391,7 @@ def _shared_mlp_run(
     """``run(first_epoch, n_epochs, seed)`` for the built-in network, shared.
 
     Several networks train side by side on weights stacked along a leading axis
-    (see :func:`_stacked_mlp_run`).
+    (see :class:`_StackedNetworks`).
 
     :func:`_cycle_function` traces a new function for every network, which costs
     about a third of a second: more than the whole training of a small data set.
@@ -402,14 +409,16 @@ def _shared_mlp_run(
     :class:`~skl_snapshot._schedules.CycleSchedule` for the iteration counter.
     The cache holds no network or data, only graphs.
     """
-    if len(networks) > 1:
-        return _stacked_mlp_run(
-            networks, optimizer, schedule, tensors, batch_size, activation, loss
-        )
-    variables = networks[0].trainable_variables
     with_momentum = bool(optimizer.momentum)
-    weights = [variable.value for variable in variables]
-    momentums = _momentum_variables(optimizer, variables) if with_momentum else []
+    stacked = None
+    if len(networks) == 1:
+        variables = networks[0].trainable_variables
+        weights = [variable.value for variable in variables]
+        momentums = _momentum_variables(optimizer, variables) if with_momentum else []
+    else:
+        stacked = _StackedNetworks(networks, optimizer, with_momentum)
+        weights, momentums = stacked.weights, stacked.momentums
+    n_networks = len(networks) if stacked is not None else None
     arguments = {
         "batch_size": tf.constant(batch_size, tf.int32),
         "momentum": tf.constant(optimizer.momentum, tf.float32),
@@ -421,11 +430,12 @@ def _shared_mlp_run(
         with_momentum,
         tuple(tuple(weight.shape) for weight in weights),
         tuple((tensor.dtype, tuple(tensor.shape[1:])) for tensor in tensors),
+        n_networks,
     )
     shared = _shared_function(
         key,
         lambda: _trace_mlp_cycle_function(
-            activation, len(tensors) == 3, loss
+            activation, len(tensors) == 3, loss, n_networks=n_networks
         ).get_concrete_function(
             weights,
             momentums,
@@ -435,7 +445,9 @@ def _shared_mlp_run(
     )
 
     def run(first_epoch, n_epochs, seed):
-        return shared(
+        if stacked is not None:
+            stacked.load()
+        loss_sums = shared(
             weights,
             momentums,
             optimizer.iterations.value,
@@ -445,6 +457,9 @@ def _shared_mlp_run(
             seed=seed,
             **arguments,
         )
+        if stacked is not None:
+            stacked.store()
+        return loss_sums
 
     return run
 
@@ -457,87 +472,47 @@ def _momentum_variables(optimizer, variables):
     ]
 
 
-def _stacked_mlp_run(
-    networks, optimizer, schedule, tensors, batch_size, activation, loss
-):
-    """``run(first_epoch, n_epochs, seed)`` for K built-in networks side by side.
+class _StackedNetworks:
+    """K built-in networks' weights (and SGD's momentum) stacked layer by layer.
 
-    Each layer's weights (and SGD's momentum) of the K networks are stacked into
-    one variable with a leading axis of K, trained by one shared function in
-    batched operations, each network on its own mini-batches (data order of
-    ``seed + k``). The stacked variables are filled from the networks and their
-    momentum before every call and written back after it, so between cycles the
-    K Keras networks and the optimizer hold the state: snapshots, restarts and
+    Each layer's weights of the K networks become one variable with a leading
+    axis of K, which the shared function trains in batched operations, each
+    network on its own mini-batches (data order of ``seed + k``). ``load``
+    fills the stacked variables from the networks and the optimizer before a
+    call and ``store`` writes them back after it, so that between cycles the K
+    Keras networks and the optimizer hold the state: snapshots, restarts and
     the optimizer state saved for resuming see them as if trained one by one.
     """
-    per_network = [
-        [variable.value for variable in network.trainable_variables]
-        for network in networks
-    ]
-    with_momentum = bool(optimizer.momentum)
-    weights = [
-        tf.Variable(tf.stack([variables[i] for variables in per_network]))
-        for i in range(len(per_network[0]))
-    ]
-    network_momentums = (
-        [
-            _momentum_variables(optimizer, network.trainable_variables)
+
+    def __init__(self, networks, optimizer, with_momentum):
+        per_network = [
+            [variable.value for variable in network.trainable_variables]
             for network in networks
         ]
-        if with_momentum
-        else []
-    )
-    momentums = [tf.Variable(tf.zeros_like(weight)) for weight in weights]
-    momentums = momentums if with_momentum else []
-    arguments = {
-        "batch_size": tf.constant(batch_size, tf.int32),
-        "momentum": tf.constant(optimizer.momentum, tf.float32),
-        "schedule": tuple(tf.constant(value) for value in schedule.tensors()),
-    }
-    key = (
-        ("stacked", len(networks)),
-        activation,
-        loss,
-        with_momentum,
-        tuple(tuple(weight.shape) for weight in weights),
-        tuple((tensor.dtype, tuple(tensor.shape[1:])) for tensor in tensors),
-    )
-    shared = _shared_function(
-        key,
-        lambda: _trace_mlp_cycle_function(
-            activation, len(tensors) == 3, loss, n_networks=len(networks)
-        ).get_concrete_function(
-            weights,
-            momentums,
-            optimizer.iterations.value,
-            **_mlp_run_signature(tensors),
-        ),
-    )
-    pairs = [(weights, per_network)]
-    if with_momentum:
-        pairs.append((momentums, network_momentums))
+        self.weights = [
+            tf.Variable(tf.stack([variables[i] for variables in per_network]))
+            for i in range(len(per_network[0]))
+        ]
+        self._pairs = [(self.weights, per_network)]
+        self.momentums = []
+        if with_momentum:
+            self.momentums = [tf.Variable(tf.zeros_like(w)) for w in self.weights]
+            sources = [
+                _momentum_variables(optimizer, network.trainable_variables)
+                for network in networks
+            ]
+            self._pairs.append((self.momentums, sources))
 
-    def run(first_epoch, n_epochs, seed):
-        for stacked, sources in pairs:
+    def load(self):
+        for stacked, sources in self._pairs:
             for i, variable in enumerate(stacked):
                 variable.assign(tf.stack([source[i] for source in sources]))
-        loss_sums = shared(
-            weights,
-            momentums,
-            optimizer.iterations.value,
-            tensors,
-            first_epoch=first_epoch,
-            n_epochs=n_epochs,
-            seed=seed,
-            **arguments,
-        )
-        for stacked, sources in pairs:
+
+    def store(self):
+        for stacked, sources in self._pairs:
             for i, variable in enumerate(stacked):
                 for k, source in enumerate(sources):
                     source[i].assign(variable[k])
-        return loss_sums
-
-    return run
 
 
 def _mlp_run_signature(tensors):
@@ -652,6 +627,7 @@ def train_snapshots(
         first_cycle=first_cycle,
         networks=networks,
     )
+    # the user's callbacks see the first network, and each cycle as an epoch
     callbacks = keras.callbacks.CallbackList(
         [recorder, *(fit_params.get("callbacks") or [])],
         model=network,
@@ -663,21 +639,25 @@ def train_snapshots(
         if restart is not None and (cycle > 0 or restart_first_cycle):
             restart(cycle, previous_loss)
         callbacks.on_epoch_begin(cycle)
-        loss_sums = run(
-            tf.constant(sum(cycle_epochs[:cycle]), tf.int64),
-            tf.constant(cycle_epochs[cycle], tf.int64),
-            tf.constant(plan.seed, tf.int64),
-        )
-        rows_seen = cycle_epochs[cycle] * n_samples
-        losses = [float(value) / rows_seen for value in np.atleast_1d(loss_sums)]
-        previous_loss = losses
+        previous_loss = _run_cycle(run, cycle_epochs, cycle, plan.seed, n_samples)
         # the user's callbacks see the networks' mean loss
-        logs = {"loss": float(np.mean(losses)), "losses": losses}
+        logs = {"loss": float(np.mean(previous_loss)), "losses": previous_loss}
         callbacks.on_epoch_end(cycle, logs)
         if network.stop_training:
             break
     callbacks.on_train_end()
     return _snapshot_run(recorder, optimizer, schedule, cycle_epochs, first_cycle)
+
+
+def _run_cycle(run, cycle_epochs, cycle, seed, n_samples):
+    """Train cycle ``cycle``; each network's mean training loss over it."""
+    loss_sums = run(
+        tf.constant(sum(cycle_epochs[:cycle]), tf.int64),
+        tf.constant(cycle_epochs[cycle], tf.int64),
+        tf.constant(seed, tf.int64),
+    )
+    rows_seen = cycle_epochs[cycle] * n_samples
+    return [float(value) / rows_seen for value in np.atleast_1d(loss_sums)]
 
 
 def _cycle_runner(
