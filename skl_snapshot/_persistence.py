@@ -1235,13 +1235,48 @@ def _without_names(config):
     """A config with layer and model names removed.
 
     Keras numbers default names per process (``dense_3``), so two builds of the
-    same network differ in names only.
+    same network differ in names only. A functional model also refers to its
+    layers by name (``keras_history``, ``input_layers``, ``output_layers``):
+    those references become the layer's position, so that two builds compare
+    equal while a rewiring does not.
     """
+    positions = {}
+    _layer_positions(config, positions)
+    return _renamed(config, positions)
+
+
+def _layer_positions(config, positions):
+    """Map every layer name in ``config`` to a token of its position."""
+    stack = [config]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            layers = (
+                item.get("config", {}).get("layers")
+                if isinstance(item.get("config"), dict)
+                else None
+            )
+            if isinstance(layers, list):
+                for index, layer in enumerate(layers):
+                    if isinstance(layer, dict) and isinstance(layer.get("name"), str):
+                        positions.setdefault(layer["name"], f"<layer {index}>")
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+
+
+def _renamed(config, positions):
     if isinstance(config, dict):
-        return {k: _without_names(v) for k, v in config.items() if k != "name"}
+        return {
+            key: _renamed(value, positions)
+            for key, value in config.items()
+            if key != "name"
+        }
     if isinstance(config, list | tuple):
         # JSON has no tuples: compare what the manifest would hold
-        return [_without_names(item) for item in config]
+        return [_renamed(item, positions) for item in config]
+    if isinstance(config, str):
+        return positions.get(config, config)
     return config
 
 

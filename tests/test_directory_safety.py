@@ -248,3 +248,36 @@ def test_a_writer_in_another_process_is_refused_until_it_dies(blobs, tmp_path):
     # the kernel released the dead writer's lock: the directory is free again
     fast_classifier(snapshot_dir=directory, **SMALL).fit(X, y)
     assert SnapshotEnsembleClassifier.from_snapshot_dir(directory).n_snapshots_ == 2
+
+
+def _functional(meta):
+    import keras
+
+    inputs = keras.Input((meta["n_features_in_"],))
+    hidden = keras.layers.Dense(6, activation="tanh")(inputs)
+    outputs = keras.layers.Dense(meta["n_classes_"], activation="softmax")(hidden)
+    return keras.Model(inputs, outputs)
+
+
+class _CrashAfterFirstCycle(__import__("keras").callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        raise RuntimeError("crash")
+
+
+def test_a_functional_network_resumes(blobs, tmp_path):
+    """Its config names its layers' inputs (dense_3 in one process, dense_7 in
+    the next build): resume must compare the wiring, not the names."""
+    X, y, X_test, _ = blobs
+    whole = fast_classifier(model=_functional, snapshot_dir=tmp_path / "whole", **SMALL)
+    expected = whole.fit(X, y).predict_proba(X_test)
+    with pytest.raises(RuntimeError, match="crash"):
+        fast_classifier(
+            model=_functional,
+            snapshot_dir=tmp_path / "cut",
+            fit__callbacks=[_CrashAfterFirstCycle()],
+            **SMALL,
+        ).fit(X, y)
+    resumed = fast_classifier(
+        model=_functional, snapshot_dir=tmp_path / "cut", resume=True, **SMALL
+    ).fit(X, y)
+    np.testing.assert_array_equal(resumed.predict_proba(X_test), expected)
