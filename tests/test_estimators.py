@@ -73,7 +73,8 @@ def test_set_params_changes_predictions_without_refitting(task, task_fitted):
         (
             {"n_members": 12, "n_cycles": 10, "epochs": 20},
             ValueError,
-            r"n_members must be <= n_cycles \* n_networks, the number of snapshots\. Got n_members=12 with n_cycles=10 and n_networks=1",
+            r"n_members must be <= n_cycles \* n_networks, the number of"
+            r" snapshots\. Got n_members=12 with n_cycles=10 and n_networks=1",
         ),
         (
             {"epochs": 4, "n_cycles": 5},

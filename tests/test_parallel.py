@@ -179,7 +179,7 @@ MIRRORED_SCRIPT = """
         unit = y.std()
     X = (X - X.mean(axis=0)) / X.std(axis=0)
     params = dict(hidden_layer_sizes=(16,), epochs=12, n_cycles=3, lr_max=lr_max,
-                  batch_size=16, random_state=0)
+                  batch_size=16, random_state=0, n_networks=int(sys.argv[2]))
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     with strategy.scope():
         mirrored = Estimator(**params).fit(X, y)
@@ -191,11 +191,18 @@ MIRRORED_SCRIPT = """
 """
 
 
-@pytest.mark.parametrize("estimator", ["classifier", "regressor"])
-def test_mirrored_strategy_trains_and_predicts(estimator):
-    lines = _run_python(MIRRORED_SCRIPT, argv=[estimator]).strip().splitlines()
+@pytest.mark.parametrize(
+    "estimator, n_networks",
+    [("classifier", 1), ("regressor", 1), ("classifier", 2)],
+)
+def test_mirrored_strategy_trains_and_predicts(estimator, n_networks):
+    lines = (
+        _run_python(MIRRORED_SCRIPT, argv=[estimator, str(n_networks)])
+        .strip()
+        .splitlines()
+    )
     replicas, n_snapshots = lines[-3].split()
-    assert (replicas, n_snapshots) == ("2", "3")
+    assert (replicas, n_snapshots) == ("2", str(3 * n_networks))
     # two replicas each take half of every mini-batch and the optimizer sums
     # their gradients: the same training, up to float32 rounding (the regressor's
     # difference in units of its target's standard deviation)
