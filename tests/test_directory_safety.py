@@ -55,34 +55,37 @@ class _KillAt:
         )
 
 
-def _count_operations(monkeypatch, directory, X, y):
+def _count_operations(monkeypatch, directory, X, y, params):
     counter = _KillAt(after=10**9)
     with monkeypatch.context() as patch:
         counter.install(patch)
-        fast_classifier(snapshot_dir=directory, **SMALL).fit(X, y)
+        fast_classifier(snapshot_dir=directory, **params).fit(X, y)
     return counter.count
 
 
+@pytest.mark.parametrize("n_networks", [1, 2])
 def test_a_kill_at_every_file_operation_resumes_to_the_same_run(
-    blobs, tmp_path, monkeypatch
+    blobs, tmp_path, monkeypatch, n_networks
 ):
+    """With two networks a cycle's two snapshots are committed together."""
     X, y, X_test, _ = blobs
-    reference = fast_classifier(snapshot_dir=tmp_path / "reference", **SMALL)
+    params = {**SMALL, "n_networks": n_networks}
+    reference = fast_classifier(snapshot_dir=tmp_path / "reference", **params)
     expected = reference.fit(X, y).predict_proba(X_test)
-    n_operations = _count_operations(monkeypatch, tmp_path / "count", X, y)
+    n_operations = _count_operations(monkeypatch, tmp_path / "count", X, y, params)
     assert n_operations > 20  # the whole write sequence was seen
     for after in range(n_operations):
         directory = tmp_path / f"killed-{after}"
         with monkeypatch.context() as patch:
             _KillAt(after).install(patch)
             with pytest.raises(_Killed):
-                fast_classifier(snapshot_dir=directory, **SMALL).fit(X, y)
+                fast_classifier(snapshot_dir=directory, **params).fit(X, y)
         manifest_path = directory / "manifest.json"
         if manifest_path.exists():
             listed = json.loads(manifest_path.read_text())["snapshots"]
             if listed:  # what the manifest lists loads, whatever the kill left
                 SnapshotEnsembleClassifier.from_snapshot_dir(directory)
-        resumed = fast_classifier(snapshot_dir=directory, resume=True, **SMALL)
+        resumed = fast_classifier(snapshot_dir=directory, resume=True, **params)
         np.testing.assert_array_equal(
             resumed.fit(X, y).predict_proba(X_test),
             expected,
