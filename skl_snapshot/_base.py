@@ -350,13 +350,6 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
     def _check_voting_parameters(self, warm):
         if self.method == "swa":
             self._check_averaged_voting("method='swa' predicts")
-            if self.n_networks > 1:
-                raise ValueError(
-                    "method='swa' averages the snapshots of one network into one"
-                    " network, so it trains a single network. Got"
-                    f" n_networks={self.n_networks}; use method='fge' to vote"
-                    " with the snapshots of several networks."
-                )
         fits = getattr(self, "_fits", None)
         if warm and fits and fits[-1].n_networks != self.n_networks:
             raise ValueError(
@@ -808,9 +801,11 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
     def _finish_fit(self, fit):
         """Stage 9: average (SWA), evaluate the snapshots, record and report."""
         if self.method == "swa":
-            self.averaged_weights_ = self._average_snapshots(fit.network, fit.X)
+            averaged = self._average_snapshots(fit.network, fit.X)
+            # one network: its weight list; several: one weight list each
+            self.averaged_weights_ = averaged[0] if len(averaged) == 1 else averaged
             if fit.store is not None:
-                fit.store.record_averaged(fit.network)
+                fit.store.record_averaged(fit.network, averaged)
         evaluation = evaluate_members(
             lambda rows: self._snapshot_votes(rows, range(self.n_snapshots_)),
             self._new_evaluation,
@@ -886,13 +881,24 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         return restart
 
     def _average_snapshots(self, network, X):
-        """SWA: the mean of all snapshots' weights, BatchNormalization refitted."""
+        """SWA: the mean of each network's snapshots' weights (one average per
+        network), BatchNormalization refitted; a list of weight lists."""
         snapshots = self.snapshot_weights_
-        averaged = average_weights(snapshots[i] for i in range(self.n_snapshots_))
-        network.set_weights(averaged)
-        if recompute_batch_norm(network, X):
-            averaged = [np.array(array) for array in network.get_weights()]
-        return averaged
+        n_networks = self._fits[-1].n_networks
+        averages = []
+        for k in range(n_networks):
+            indices = range(k, self.n_snapshots_, n_networks)
+            averaged = average_weights(snapshots[i] for i in indices)
+            network.set_weights(averaged)
+            if recompute_batch_norm(network, X):
+                averaged = [np.array(array) for array in network.get_weights()]
+            averages.append(averaged)
+        return averages
+
+    def _averaged_networks(self):
+        """The averaged networks' weight lists (``method="swa"``)."""
+        averaged = self.averaged_weights_
+        return [averaged] if self._fits[-1].n_networks == 1 else list(averaged)
 
     def _shared_training_activation(self, params, loss):
         """The built-in network's activation when it can train through the
@@ -1079,18 +1085,24 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
                 )
 
     def _averaged_vote(self, averaged, X):
-        """The vote of the averaged network (``method="swa"``)."""
+        """The mean vote of the averaged networks (``method="swa"``): one per
+        network trained."""
         self._member_indices()  # validates the prediction parameters
         self._check_averaged_voting("fitted with method='swa', this estimator predicts")
         X = self._validate_features(X)
+        networks = self._averaged_networks()
         forward = self._numpy_forward()
         if forward is not None:
-            return forward.mean_output([averaged], X)
-        with self._network_lock:
-            predictor = self._get_predictor()
-            predictor.network.set_weights(averaged)
-            with retracing_warnings_silenced():
-                return self._vote(predictor.predict(X))
+            return forward.mean_output(networks, X)
+        votes = []
+        for weights in networks:
+            with self._network_lock:
+                predictor = self._get_predictor()
+                predictor.network.set_weights(weights)
+                with retracing_warnings_silenced():
+                    votes.append(self._vote(predictor.predict(X)))
+        *_, mean = self._running_means(votes, None)
+        return mean
 
     def _vote_weights(self, indices):
         """Unnormalised voting weights of snapshots ``indices``; None if uniform."""

@@ -74,7 +74,7 @@ LOCK = ".skl_snapshot.lock"
 # may remove. optimizer.npz is the optimizer state of format-1 writers before
 # the per-snapshot names.
 _OWNED_NAMES = re.compile(
-    r"(manifest\.json|averaged\.weights\.h5|\.skl_snapshot\.lock"
+    r"(manifest\.json|averaged(-\d{3,})?\.weights\.h5|\.skl_snapshot\.lock"
     r"|snapshot-\d{3,}\.weights\.h5|optimizer(-\d{3,})?\.npz"
     r"|\.tmp-[0-9a-f]{32}(\.part|\.npz|\.weights\.h5)|\.tmp-probe-\w+)"
 )
@@ -93,7 +93,7 @@ MAX_MANIFEST_DEPTH = 200
 #: Largest weight magnitude loaded: no trained network comes near it, and float32
 #: (at most 3.4e38) overflows at the first layer for any input above 3e8.
 MAX_WEIGHT = 1e30
-_WEIGHTS_FILE = re.compile(r"(snapshot-\d{3,}|averaged)\.weights\.h5")
+_WEIGHTS_FILE = re.compile(r"(snapshot-\d{3,}|averaged(-\d{3,})?)\.weights\.h5")
 _OPTIMIZER_FILE = re.compile(r"optimizer(-\d{3,})?\.npz")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -868,8 +868,8 @@ class SnapshotDirectory:
         if manifest is not None:
             named.update(record["file"] for record in manifest["snapshots"])
             for extra in ("optimizer_state", "averaged"):
-                if isinstance(manifest.get(extra), dict):
-                    named.add(manifest[extra]["file"])
+                for record in _file_records(manifest.get(extra)):
+                    named.add(record["file"])
         elif self.exists():
             return  # a manifest that could not be read: leave its files be
         self._remove_owned(name for name in os.listdir(self.path) if name not in named)
@@ -958,14 +958,22 @@ class SnapshotDirectory:
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(os.path.join(self.path, name))
 
-    def write_averaged(self, manifest, network):
-        """Write the network's weights as the averaged (SWA) network, then commit."""
-        with self._writing(AVERAGED_WEIGHTS):
-            weights_path = self._write_weights(network, AVERAGED_WEIGHTS)
-        manifest["averaged"] = {
-            "file": AVERAGED_WEIGHTS,
-            "sha256": sha256_of(weights_path),
-        }
+    def write_averaged(self, manifest, network, averages):
+        """Write the averaged (SWA) networks, one per network trained, through
+        ``network``, then commit. One network: ``averaged.weights.h5`` and one
+        record; several: ``averaged-NNN.weights.h5`` and a list of records."""
+        records = []
+        for k, weights in enumerate(averages):
+            name = (
+                AVERAGED_WEIGHTS
+                if len(averages) == 1
+                else f"averaged-{k:03d}.weights.h5"
+            )
+            network.set_weights(weights)
+            with self._writing(name):
+                weights_path = self._write_weights(network, name)
+            records.append({"file": name, "sha256": sha256_of(weights_path)})
+        manifest["averaged"] = records[0] if len(records) == 1 else records
         self.write_manifest(manifest)
 
 
@@ -1203,9 +1211,9 @@ class SnapshotStore:
 
         return write
 
-    def record_averaged(self, network):
-        """Write the averaged network of ``method="swa"``."""
-        self.directory.write_averaged(self.manifest, network)
+    def record_averaged(self, network, averages):
+        """Write the averaged networks of ``method="swa"``."""
+        self.directory.write_averaged(self.manifest, network, averages)
 
     def record_evaluation(self, evaluation):
         """Add the fitted estimator's evaluation of its snapshots to the manifest."""
@@ -1307,7 +1315,7 @@ _MANIFEST_FIELDS = {
 _OPTIONAL_FIELDS = {
     "task": str,
     "feature_names_in": (list, type(None)),
-    "averaged": (dict, type(None)),
+    "averaged": (dict, list, type(None)),
     "evaluation": (dict, type(None)),
     "target": (dict, type(None)),
 }
@@ -1446,13 +1454,30 @@ def _files_problem(manifest):
         # resume checks that it is the newest snapshot
         if state["after_snapshot"] < 0:
             return "optimizer_state['after_snapshot'] is negative"
+    averaged = manifest.get("averaged")
+    if isinstance(averaged, list) and not 2 <= len(averaged) <= 1024:
+        return "averaged lists fewer than 2 or more than 1024 networks"
+    if isinstance(averaged, list) and len(averaged) != _n_networks(manifest):
+        return "averaged lists another number of networks than the fits train"
     for key in ("optimizer_state", "averaged"):
-        record = manifest.get(key)
-        if record is None:
-            continue
-        problem = _field_problem(record, _FILE_FIELDS, key)
-        if problem:
-            return problem
-        if not _SHA256.fullmatch(record["sha256"]):
-            return f"{key}['sha256'] is not a SHA-256 in hexadecimal"
+        value = manifest.get(key)
+        for number, record in enumerate(_file_records(value)):
+            where = f"{key}[{number}]" if isinstance(value, list) else key
+            problem = _field_problem(record, _FILE_FIELDS, where)
+            if problem:
+                return problem
+            if not _SHA256.fullmatch(record["sha256"]):
+                return f"{where}['sha256'] is not a SHA-256 in hexadecimal"
     return None
+
+
+def _file_records(value):
+    """A manifest entry naming files: one record, a list of them, or None."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _n_networks(manifest):
+    last = manifest["fits"][-1]
+    return last.get("n_networks", 1) if isinstance(last, dict) else 1

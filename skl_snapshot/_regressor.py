@@ -71,8 +71,9 @@ class SnapshotEnsembleRegressor(RegressorMixin, BaseSnapshotEnsemble):
         cost about the wall time of one; a custom network trains K copies in
         one step. Snapshots are ordered by cycle, then by network:
         ``member_order="newest"`` starts with the last cycle's networks, and
-        ``n_members=1`` is the first network's final snapshot. Not with
-        ``method="swa"``.
+        ``n_members=1`` is the first network's final snapshot. With
+        ``method="swa"`` each network's snapshots are averaged into one network,
+        and the K averaged networks vote.
     method : {"snapshot", "fge", "swa"}, default="snapshot"
         How the members are collected. ``"snapshot"``: ``n_cycles`` equal cycles
         of cosine annealing from ``lr_max`` (Huang et al. 2017). ``"fge"``: fast
@@ -234,9 +235,10 @@ class SnapshotEnsembleRegressor(RegressorMixin, BaseSnapshotEnsemble):
         of the standard deviation of the target: on the held-out rows with
         ``validation_fraction``, else on the training rows. Members that always
         agree cannot correct each other.
-    averaged_weights_ : list of ndarray or None
+    averaged_weights_ : list of ndarray, list of list of ndarray, or None
         With ``method="swa"``, the weights of the averaged network that
-        predicts; None otherwise.
+        predicts; with ``n_networks > 1``, one such list per network, whose
+        averaged networks vote. None otherwise.
     voting_weights_ : ndarray of shape (n_snapshots,) or None
         Non-negative weights summing to one that minimise the held-out squared
         error of the weighted mean of all snapshots, used by

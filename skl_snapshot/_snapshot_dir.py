@@ -281,14 +281,18 @@ def _snapshot_weights(directory, records, network, architecture, in_memory):
 def _averaged_weights(estimator, manifest, directory, network):
     if estimator.method != "swa":
         return None
-    if not isinstance(manifest.get("averaged"), dict):
+    averaged = manifest.get("averaged")
+    if not isinstance(averaged, dict | list):
         raise SnapshotDirectoryError(
             f"{directory.manifest_path} is a method='swa' run whose fit did"
             " not finish: the averaged network that predicts was never"
             " written. Finish it with fit(..., resume=True)."
         )
-    directory.load_weights(network, manifest["averaged"])
-    return [np.array(array) for array in network.get_weights()]
+    networks = []
+    for record in averaged if isinstance(averaged, list) else [averaged]:
+        directory.load_weights(network, record)
+        networks.append([np.array(array) for array in network.get_weights()])
+    return networks[0] if isinstance(averaged, dict) else networks
 
 
 def _evaluation(manifest, n_snapshots, directory):

@@ -1,6 +1,7 @@
 """n_networks: several networks trained side by side, each giving snapshots."""
 
 import json
+import pickle
 
 import keras
 import numpy as np
@@ -156,10 +157,36 @@ def test_regressor_spread_covers_the_networks(linear):
     np.testing.assert_allclose(std, members.std(axis=0), rtol=1e-5, atol=1e-8)
 
 
-def test_swa_and_bad_values_are_refused(blobs):
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_swa_averages_each_network_and_they_vote(task, tmp_path, in_memory):
+    make, (X, y, X_test, _) = task
+    swa = make(method="swa", n_networks=2, snapshot_dir=tmp_path / "run")
+    swa.set_params(in_memory=in_memory).fit(X, y)
+    first, second = swa.averaged_weights_
+    for k, averaged in enumerate((first, second)):
+        own = [swa.snapshot_weights_[i] for i in range(k, swa.n_snapshots_, 2)]
+        np.testing.assert_allclose(
+            averaged[0], np.mean([w[0] for w in own], axis=0), rtol=1e-5
+        )
+    assert not np.allclose(first[0], second[0])
+    forward = swa._numpy_forward()
+    np.testing.assert_allclose(
+        swa._mean_vote(X_test),
+        forward.mean_output([first, second], swa._validate_features(X_test)),
+    )
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert [r["file"] for r in manifest["averaged"]] == [
+        "averaged-000.weights.h5",
+        "averaged-001.weights.h5",
+    ]
+    loaded = type(swa).from_snapshot_dir(tmp_path / "run", in_memory=in_memory)
+    np.testing.assert_array_equal(output(loaded, X_test), output(swa, X_test))
+    again = pickle.loads(pickle.dumps(swa))
+    np.testing.assert_array_equal(output(again, X_test), output(swa, X_test))
+
+
+def test_bad_values_are_refused(blobs):
     X, y, _, _ = blobs
-    with pytest.raises(ValueError, match="method='swa' averages.*n_networks=2"):
-        fast_classifier(method="swa", n_networks=2).fit(X, y)
     with pytest.raises(ValueError, match="n_networks"):
         fast_classifier(n_networks=0).fit(X, y)
     with pytest.raises(ValueError, match=r"n_cycles \* n_networks"):
