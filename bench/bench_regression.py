@@ -7,7 +7,7 @@ of the ensemble's spread, fit seconds). Each is a
 ``bench/_datasets.py`` that are installed (``pip install ".[bench]"``: numeric
 and categorical columns, missing values) ``Pipeline(impute/scale/one-hot,
 model)``; the targets are left as they are (the snapshot networks standardise
-them inside ``fit``, ``normalize_y=True``). Ridge() is the linear baseline:
+them inside ``fit``, ``normalize_y=True``); Ridge() is the linear baseline. The methods:
 
 ensemble
     ``SnapshotEnsembleRegressor(**params, random_state=seed)``, ``params`` from
