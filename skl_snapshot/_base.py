@@ -1258,7 +1258,8 @@ def _float32_rows(X):
     """Validated ``X`` in float32, the precision the network computes in;
     values float32 cannot hold are refused rather than turned into infinities."""
     if X.dtype != np.float32 and X.size:
-        largest = float(np.max(np.abs(X)))
+        # the extremes, without an absolute-value copy of X on every call
+        largest = max(abs(float(X.max())), abs(float(X.min())))
         if largest > _FLOAT32_MAX:
             raise ValueError(
                 "X holds values beyond float32's range, in which the network"

@@ -868,7 +868,7 @@ class SnapshotDirectory:
         if manifest is not None:
             named.update(record["file"] for record in manifest["snapshots"])
             for extra in ("optimizer_state", "averaged"):
-                for record in _file_records(manifest.get(extra)):
+                for record in file_records(manifest.get(extra)):
                     named.add(record["file"])
         elif self.exists():
             return  # a manifest that could not be read: leave its files be
@@ -1461,7 +1461,7 @@ def _files_problem(manifest):
         return "averaged lists another number of networks than the fits train"
     for key in ("optimizer_state", "averaged"):
         value = manifest.get(key)
-        for number, record in enumerate(_file_records(value)):
+        for number, record in enumerate(file_records(value)):
             where = f"{key}[{number}]" if isinstance(value, list) else key
             problem = _field_problem(record, _FILE_FIELDS, where)
             if problem:
@@ -1471,7 +1471,7 @@ def _files_problem(manifest):
     return None
 
 
-def _file_records(value):
+def file_records(value):
     """A manifest entry naming files: one record, a list of them, or None."""
     if value is None:
         return []

@@ -18,6 +18,7 @@ from ._persistence import (
     SnapshotDirectoryError,
     SnapshotWeights,
     architecture_of,
+    file_records,
     load_network,
     versions,
 )
@@ -289,9 +290,10 @@ def _averaged_weights(estimator, manifest, directory, network):
             " written. Finish it with fit(..., resume=True)."
         )
     networks = []
-    for record in averaged if isinstance(averaged, list) else [averaged]:
+    for record in file_records(averaged):
         directory.load_weights(network, record)
         networks.append([np.array(array) for array in network.get_weights()])
+    # one network keeps the format of a single record and a single weight list
     return networks[0] if isinstance(averaged, dict) else networks
 
 
