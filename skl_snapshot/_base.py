@@ -50,7 +50,7 @@ from ._network import (
 )
 from ._parallel import configure_tensorflow_threads, distribution_strategy
 from ._persistence import SnapshotStore, SnapshotWeights
-from ._plan import FitPlan, steps_per_cycle
+from ._plan import FitPlan, cross_fit_folds, steps_per_cycle
 from ._schedules import METHODS, CycleSchedule, method_cycle_epochs
 from ._scikeras import (
     ROUTING_PREFIXES,
@@ -131,6 +131,8 @@ class _Fit:
     loss: Any = None
     seed: int = 0
     held_out: Any = None
+    cross_fit: bool = False
+    folds: Any = None
     batch_size: int = 0
     cycle_epochs: list = field(default_factory=list)
     networks: list = field(default_factory=list)
@@ -167,7 +169,9 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         "activation": [str, callable],
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "n_cycles": [Interval(Integral, 1, None, closed="left")],
+        "t_mult": [Interval(Real, 1, None, closed="left")],
         "n_networks": [Interval(Integral, 1, None, closed="left")],
+        "cross_fit": ["boolean", StrOptions({"auto"})],
         "lr_max": [Interval(Real, 0, None, closed="neither")],
         "lr_min": [Interval(Real, 0, None, closed="left")],
         "momentum": [Interval(Real, 0, 1, closed="left")],
@@ -178,7 +182,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         "restart_noise": [Interval(Real, 0, None, closed="left")],
         "restart_loss_threshold": [None, Interval(Real, 0, None, closed="neither")],
         "member_order": [StrOptions({"newest", "oldest", "best"})],
-        "member_weights": [StrOptions({"uniform", "fitted"})],
+        "member_weights": [StrOptions({"auto", "uniform", "fitted"})],
         "validation_fraction": [None, Interval(Real, 0, 1, closed="neither")],
         "snapshot_dir": [None, str, os.PathLike],
         "in_memory": ["boolean"],
@@ -197,7 +201,9 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         activation="relu",
         epochs=320,
         n_cycles=8,
+        t_mult=1.0,
         n_networks=1,
+        cross_fit="auto",
         method="snapshot",
         restart_shrink=0.5,
         restart_noise=1.0,
@@ -208,7 +214,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         batch_size=32,
         n_members=None,
         member_order="newest",
-        member_weights="uniform",
+        member_weights="auto",
         validation_fraction=None,
         snapshot_dir=None,
         in_memory=True,
@@ -224,7 +230,9 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         self.activation = activation
         self.epochs = epochs
         self.n_cycles = n_cycles
+        self.t_mult = t_mult
         self.n_networks = n_networks
+        self.cross_fit = cross_fit
         self.method = method
         self.restart_shrink = restart_shrink
         self.restart_noise = restart_noise
@@ -334,6 +342,12 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
                 "lr_min must be <= lr_max. Got"
                 f" lr_min={self.lr_min!r} with lr_max={self.lr_max!r}."
             )
+        if self.t_mult != 1 and self.method != "snapshot":
+            raise ValueError(
+                f"t_mult grows the cycles of method='snapshot'; method={self.method!r}"
+                f" has its own cycles. Got t_mult={self.t_mult!r} with"
+                f" method={self.method!r}."
+            )
         if self.epochs < self.n_cycles:
             raise ValueError(
                 "epochs must be >= n_cycles, so that every cycle has at least one"
@@ -357,17 +371,14 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
                 f" must stay {fits[-1].n_networks}. Got"
                 f" n_networks={self.n_networks}."
             )
-        if self.validation_fraction is None:
-            for name, value in (
-                ("member_order", "best"),
-                ("member_weights", "fitted"),
-            ):
-                if getattr(self, name) == value:
-                    raise ValueError(
-                        f"{name}={value!r} is chosen on held-out rows, never on the"
-                        " training rows: set validation_fraction (0.1, say). Got"
-                        " validation_fraction=None."
-                    )
+        if self.cross_fit is True:
+            if self.n_networks < 2 or self.validation_fraction is not None:
+                raise ValueError(
+                    "cross_fit=True holds out fold k of the rows from network k, so"
+                    " it needs n_networks >= 2 and no validation_fraction. Got"
+                    f" n_networks={self.n_networks} with validation_fraction="
+                    f"{self.validation_fraction!r}."
+                )
         n_snapshots = self.n_cycles * self.n_networks
         if not warm and self.n_members is not None and self.n_members > n_snapshots:
             raise ValueError(
@@ -375,6 +386,14 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
                 f" snapshots. Got n_members={self.n_members} with"
                 f" n_cycles={self.n_cycles} and n_networks={self.n_networks}."
             )
+
+    def _check_held_out_voting(self, remedy):
+        for name, value in (("member_order", "best"), ("member_weights", "fitted")):
+            if getattr(self, name) == value:
+                raise ValueError(
+                    f"{name}={value!r} is chosen on held-out rows, never on the"
+                    f" training rows: {remedy}."
+                )
 
     def _check_routed_parameters(self):
         for name in self._extra_parameter_names():
@@ -600,7 +619,36 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         )
 
     def _hold_out(self, fit):
-        """Stage 3: set ``validation_fraction`` of the rows aside."""
+        """Stage 3: set ``validation_fraction`` of the rows aside, or decide to
+        cross-fit (the folds are dealt in ``_train``, from the run's seed)."""
+        n_samples = fit.X.shape[0]
+        fit.cross_fit = self.n_networks >= 2 and (
+            self.cross_fit is True
+            or (
+                self.cross_fit == "auto"
+                and self.validation_fraction is None
+                and n_samples >= 2 * self.n_networks
+            )
+        )
+        if fit.cross_fit and n_samples < 2:
+            raise ValueError(
+                "cross_fit=True holds out fold k of the rows from network k, so it"
+                f" needs at least 2 training rows. Got {n_samples} rows."
+            )
+        if fit.warm and self._fits[-1].cross_fit != fit.cross_fit:
+            raise ValueError(
+                "warm_start=True continues the fitted networks on their folds, so"
+                " cross-fitting must stay as it was (the fitted networks were"
+                f"{'' if self._fits[-1].cross_fit else ' not'} cross-fitted). Got"
+                f" cross_fit={self.cross_fit!r} with {n_samples} rows."
+            )
+        if not fit.cross_fit and self.validation_fraction is None:
+            self._check_held_out_voting(
+                "set validation_fraction (0.1, say) or cross-fit several networks"
+                " (n_networks=4). Got validation_fraction=None and no cross-fitting"
+                f" (cross_fit={self.cross_fit!r}, n_networks={self.n_networks},"
+                f" {n_samples} rows)"
+            )
         if self.validation_fraction is not None:
             (fit.X, fit.y, fit.sample_weight), fit.held_out = split_validation(
                 fit.X,
@@ -613,9 +661,16 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
 
     def _prepare_optimizer(self, fit):
         """Stage 4: the cycles, and SGD driven by their schedule."""
-        fit.batch_size = min(self.batch_size, fit.X.shape[0])
-        fit.cycle_epochs = method_cycle_epochs(self.method, self.epochs, self.n_cycles)
-        cycle_steps = steps_per_cycle(fit.X.shape[0], fit.batch_size, fit.cycle_epochs)
+        n_samples = fit.X.shape[0]
+        # cross-fitting: each network trains on the rows outside its fold
+        epoch_rows = n_samples - (
+            -(-n_samples // self.n_networks) if fit.cross_fit else 0
+        )
+        fit.batch_size = min(self.batch_size, epoch_rows)
+        fit.cycle_epochs = method_cycle_epochs(
+            self.method, self.epochs, self.n_cycles, self.t_mult
+        )
+        cycle_steps = steps_per_cycle(epoch_rows, fit.batch_size, fit.cycle_epochs)
         fit.optimizer, fit.schedule = make_optimizer(
             self.method,
             cycle_steps,
@@ -687,6 +742,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
             first_snapshot=len(fit.records),
             epoch_offset=int(self.n_iter_) if warm else 0,
             n_networks=int(self.n_networks),
+            cross_fit=bool(fit.cross_fit),
         )
 
     def _open_store(self, fit):
@@ -712,9 +768,27 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         fit.fits = fit.store.plans
         fit.records = [ledger_record(r) for r in fit.store.manifest["snapshots"]]
 
+    def _fold_groups(self, y):
+        """What cross-fitting stratifies on: a classifier's labels."""
+        if self._stratified_validation and np.ndim(y) == 1:
+            return np.unique(y, return_inverse=True)[1]
+        return None
+
     def _train(self, fit, shared_activation):
         """Stage 8: run the cycles."""
         store = fit.store
+        excluded = None
+        if fit.cross_fit:
+            # dealt from the run's first seed, so that a warm start or a resumed
+            # run keeps every network off the same fold
+            fit.folds = cross_fit_folds(
+                self.n_networks,
+                fit.fits[0].seed,
+                groups=self._fold_groups(fit.y),
+                n_samples=fit.X.shape[0],
+            )
+            excluded = np.equal.outer(np.arange(self.n_networks), fit.folds)
+            excluded = excluded.astype(np.float32)
         return train_snapshots(
             fit.networks,
             fit.X,
@@ -741,6 +815,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
                 if fit.records
                 else None
             ),
+            excluded=excluded,
         )
 
     def _record_fit(self, fit, run):
@@ -811,6 +886,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
             self._new_evaluation,
             (fit.X, fit.y, fit.sample_weight),
             fit.held_out,
+            folds=fit.folds,
         )
         vars(self).update(evaluation)
         if fit.store is not None:
@@ -1025,8 +1101,9 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
             if losses is None:
                 raise ValueError(
                     "member_order='best' ranks the snapshots by their loss on"
-                    " held-out rows, but this estimator was fitted with"
-                    " validation_fraction=None. Refit with validation_fraction set,"
+                    " held-out rows, but this estimator was fitted without them"
+                    " (validation_fraction=None and no cross-fitting). Refit with"
+                    " validation_fraction set or n_networks >= 2,"
                     " or use member_order='newest'."
                 )
             return [int(index) for index in np.argsort(losses, kind="stable")]
@@ -1076,11 +1153,14 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
 
     def _check_averaged_voting(self, who):
         """Refuse voting parameters that an averaged (SWA) network ignores."""
-        for name, value in (("n_members", None), ("member_weights", "uniform")):
-            if getattr(self, name) != value:
+        for name, allowed in (
+            ("n_members", (None,)),
+            ("member_weights", ("auto", "uniform")),
+        ):
+            if getattr(self, name) not in allowed:
                 raise ValueError(
                     f"{who} with one network, the average of all snapshots, so"
-                    f" {name} has no effect: leave it at {value!r}. Got"
+                    f" {name} has no effect: leave it at {allowed[0]!r}. Got"
                     f" {name}={getattr(self, name)!r}."
                 )
 
@@ -1109,11 +1189,14 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         if self.member_weights == "uniform":
             return None
         fitted = getattr(self, "voting_weights_", None)
+        if fitted is None and self.member_weights == "auto":
+            return None
         if fitted is None:
             raise ValueError(
                 "member_weights='fitted' needs voting weights fitted on held-out"
-                " rows, but this estimator was fitted with validation_fraction=None."
-                " Refit with validation_fraction set, or use"
+                " rows, but this estimator was fitted without held-out rows"
+                " (validation_fraction=None and no cross-fitting). Refit with"
+                " validation_fraction set or n_networks >= 2, or use"
                 " member_weights='uniform'."
             )
         weights = np.asarray(fitted)[list(indices)]

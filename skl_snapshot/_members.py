@@ -306,7 +306,7 @@ EVALUATION_ATTRIBUTES = {
 }
 
 
-def evaluate_members(snapshot_outputs, new_evaluation, train, held_out):
+def evaluate_members(snapshot_outputs, new_evaluation, train, held_out, folds=None):
     """The evaluation attributes of a fitted ensemble, by name.
 
     ``snapshot_outputs(X)`` yields every snapshot's output on ``X`` (a
@@ -316,7 +316,14 @@ def evaluate_members(snapshot_outputs, new_evaluation, train, held_out):
     ``train`` and ``held_out`` are ``(X, y, sample_weight)`` (``held_out`` may be
     None). Without held-out rows the disagreement is measured on the training
     rows and there are no validation losses or voting weights.
+
+    With ``folds`` (cross-fitting: network k never trained on the training rows
+    of fold k, and snapshot s is network ``s % n_networks``'s), the held-out
+    rows are the training rows themselves, out of fold: see
+    :func:`_out_of_fold_evaluation`.
     """
+    if folds is not None:
+        return _out_of_fold_evaluation(snapshot_outputs, new_evaluation, train, folds)
     evaluations = []
     for rows in (train, held_out):
         if rows is None:
@@ -337,6 +344,55 @@ def evaluate_members(snapshot_outputs, new_evaluation, train, held_out):
         "voting_weights_": (
             None if on_held_out is None else on_held_out.voting_weights()
         ),
+    }
+
+
+def _out_of_fold_evaluation(snapshot_outputs, new_evaluation, train, folds):
+    """The evaluation of cross-fitted snapshots, from out-of-fold predictions.
+
+    A snapshot's training loss is on the rows its network trained on, its
+    validation loss on its network's fold. The voting weights are fitted per
+    cycle: each row's out-of-fold prediction of a cycle is that of the network
+    that did not train on it, the cycles' weights minimise the loss of their
+    mix over all training rows, and each snapshot of a cycle gets an equal share
+    of the cycle's weight. The disagreement is measured on all training rows.
+    """
+    X, y, sample_weight = train
+    n_networks = int(folds.max()) + 1
+    in_fold = [folds == k for k in range(n_networks)]
+
+    def rows(mask):
+        weights = None if sample_weight is None else sample_weight[mask]
+        return new_evaluation(y[mask], weights)
+
+    everywhere = np.ones(len(folds), dtype=bool)
+    on_train, out_of_fold = rows(everywhere), rows(everywhere)
+    trained_on = [rows(~mask) for mask in in_fold]
+    held_out = [rows(mask) for mask in in_fold]
+    cycle_output = None
+    for index, output in enumerate(snapshot_outputs(X)):
+        k = index % n_networks
+        on_train.add(output)
+        trained_on[k].add(output[~in_fold[k]])
+        held_out[k].add(output[in_fold[k]])
+        if cycle_output is None:
+            cycle_output = np.array(output, dtype=float)
+        cycle_output[in_fold[k]] = output[in_fold[k]]
+        if k == n_networks - 1:
+            out_of_fold.add(cycle_output)
+            cycle_output = None
+
+    def by_snapshot(evaluations):
+        # snapshot s is network s % K's in cycle s // K
+        per_network = np.stack([evaluation.losses() for evaluation in evaluations])
+        return per_network.T.reshape(-1)
+
+    return {
+        "snapshot_train_loss_": by_snapshot(trained_on),
+        "snapshot_validation_loss_": by_snapshot(held_out),
+        "snapshot_disagreement_": on_train.disagreement(),
+        "voting_weights_": np.repeat(out_of_fold.voting_weights(), n_networks)
+        / n_networks,
     }
 
 

@@ -10,6 +10,8 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from ._schedules import METHODS
 
 
@@ -17,6 +19,46 @@ def steps_per_cycle(n_samples, batch_size, cycle_epochs):
     """Number of optimizer iterations of each cycle."""
     batches_per_epoch = math.ceil(n_samples / batch_size)
     return [epochs * batches_per_epoch for epochs in cycle_epochs]
+
+
+def cross_fit_folds(n_networks, seed, groups=None, n_samples=None):
+    """The fold of every row: network k never trains on the rows of fold k.
+
+    The rows are shuffled from ``seed`` and dealt to the folds in turn, within
+    each value of ``groups`` (a classifier's class indices) when given, so that
+    the folds are stratified and their sizes differ by at most one row.
+
+    Parameters
+    ----------
+    n_networks : int
+        Number of folds.
+    seed : int
+        Seed of the shuffle.
+    groups : ndarray of shape (n_samples,), default=None
+        Values to stratify on.
+    n_samples : int, default=None
+        Number of rows, when ``groups`` is None.
+
+    Returns
+    -------
+    folds : ndarray of shape (n_samples,)
+        Fold index of each row.
+
+    Examples
+    --------
+    >>> cross_fit_folds(2, seed=0, groups=np.array([0, 0, 1, 1])).tolist()
+    [0, 1, 1, 0]
+    """
+    rng = np.random.default_rng([seed, 1])
+    if groups is None:
+        groups = np.zeros(n_samples, dtype=int)
+    groups = np.asarray(groups)
+    order = rng.permutation(len(groups))
+    # stable sort by group keeps the shuffle within each group
+    order = order[np.argsort(groups[order], kind="stable")]
+    folds = np.empty(len(groups), dtype=np.int64)
+    folds[order] = np.arange(len(groups)) % n_networks
+    return folds
 
 
 @dataclass(frozen=True)
@@ -56,6 +98,10 @@ class FitPlan:
         the restart noise is measured against; None in plans written before.
     n_networks : int
         Networks trained side by side, each giving a snapshot per cycle.
+    cross_fit : bool
+        Whether network k never trains on fold k of the rows (folds dealt from
+        ``seed``, see :func:`cross_fit_folds`), so that every row has
+        predictions of a network that did not train on it.
 
     The defaults of the fields after ``seed`` are what a plan written before
     that field existed meant by its absence.
@@ -79,6 +125,7 @@ class FitPlan:
     restart_loss_threshold: float | None = None
     init_scales: tuple | None = None
     n_networks: int = 1
+    cross_fit: bool = False
 
     #: Fields that must agree for ``resume`` to continue a directory's run; the
     #: seed, the offsets and the scales are taken from the directory.
@@ -96,6 +143,7 @@ class FitPlan:
         "n_samples",
         "data_sha256",
         "n_networks",
+        "cross_fit",
     )
 
     def __post_init__(self):
@@ -104,9 +152,17 @@ class FitPlan:
             object.__setattr__(self, "init_scales", tuple(self.init_scales))
 
     @property
+    def epoch_rows(self):
+        """Rows each network visits per epoch: all, or when cross-fitting those
+        left by the largest fold (``n_samples // n_networks`` rounded up)."""
+        if not self.cross_fit:
+            return self.n_samples
+        return self.n_samples - math.ceil(self.n_samples / self.n_networks)
+
+    @property
     def cycle_steps(self):
         """Optimizer iterations of each cycle."""
-        return steps_per_cycle(self.n_samples, self.batch_size, self.cycle_epochs)
+        return steps_per_cycle(self.epoch_rows, self.batch_size, self.cycle_epochs)
 
     def replace(self, **changes):
         """A copy with ``changes``."""
@@ -189,11 +245,17 @@ class FitPlan:
                 f"{where}: cycle_epochs {_short(list(plan.cycle_epochs))} do not fit"
                 f" in {plan.epochs} epochs and {plan.n_cycles} cycles"
             )
-        if plan.batch_size > plan.n_samples:
+        if plan.cross_fit and (plan.n_networks < 2 or plan.epoch_rows < 1):
             raise ValueError(
-                f"{where}: batch_size must be <= n_samples (a fit never batches"
-                f" more rows than it has). Got batch_size={plan.batch_size} with"
+                f"{where}: cross_fit needs n_networks >= 2 and at least 2 rows."
+                f" Got n_networks={plan.n_networks} with"
                 f" n_samples={plan.n_samples}"
+            )
+        if plan.batch_size > plan.epoch_rows:
+            raise ValueError(
+                f"{where}: batch_size must be <= the rows of an epoch (a fit never"
+                f" batches more rows than it has). Got batch_size={plan.batch_size}"
+                f" with {plan.epoch_rows} rows an epoch"
             )
         if plan.lr_min > plan.lr_max:
             raise ValueError(
@@ -287,6 +349,7 @@ _FIELD_CHECKS = {
         None if value is None else _numbers(value, lambda item: _real(item, minimum=0))
     ),
     "n_networks": _count(1, 1024),
+    "cross_fit": lambda value: None if isinstance(value, bool) else "is not a boolean",
 }
 
 #: What a plan written before the restart fields existed says about restarts:

@@ -15,11 +15,17 @@ import numpy as np
 __all__ = ["CyclicCosineAnnealing", "cycle_epochs", "cyclic_cosine_annealing"]
 
 
-def cycle_epochs(epochs, n_cycles):
+def cycle_epochs(epochs, n_cycles, t_mult=1.0):
     """Split a training budget of ``epochs`` into ``n_cycles`` cycles.
 
-    Every cycle gets ``epochs // n_cycles`` epochs and the last one also takes the
-    remainder, as the reference implementation of Huang et al. (2017) does.
+    With ``t_mult=1`` every cycle gets ``epochs // n_cycles`` epochs and the last
+    one also takes the remainder, as the reference implementation of Huang et
+    al. (2017) does. With ``t_mult > 1`` each cycle is ``t_mult`` times as long
+    as the one before (SGDR's ``T_mult``, Loshchilov & Hutter 2017): every cycle
+    gets one epoch, the rest of the budget is shared in proportion to
+    ``t_mult ** c`` (rounded down) and the last cycle takes the remainder. The
+    snapshots then sit at a geometric series of training lengths, from which
+    held-out rows can choose how much training the data want.
 
     Parameters
     ----------
@@ -27,6 +33,8 @@ def cycle_epochs(epochs, n_cycles):
         Total number of epochs, at least ``n_cycles``.
     n_cycles : int
         Number of cycles, at least 1.
+    t_mult : float, default=1.0
+        How much longer each cycle is than the one before, at least 1.
 
     Returns
     -------
@@ -38,6 +46,8 @@ def cycle_epochs(epochs, n_cycles):
     >>> from skl_snapshot import cycle_epochs
     >>> cycle_epochs(10, 3)
     [3, 3, 4]
+    >>> cycle_epochs(64, 6, t_mult=2)
+    [1, 2, 4, 8, 15, 34]
     """
     for name, value in (("epochs", epochs), ("n_cycles", n_cycles)):
         if not isinstance(value, numbers.Integral) or isinstance(value, bool):
@@ -49,8 +59,15 @@ def cycle_epochs(epochs, n_cycles):
             "epochs must be >= n_cycles, so that every cycle has at least one epoch."
             f" Got epochs={epochs} with n_cycles={n_cycles}."
         )
-    base = epochs // n_cycles
-    return [base] * (n_cycles - 1) + [epochs - base * (n_cycles - 1)]
+    if not isinstance(t_mult, numbers.Real) or not t_mult >= 1 or t_mult == np.inf:
+        raise ValueError(f"t_mult must be a finite number >= 1. Got t_mult={t_mult!r}.")
+    if t_mult == 1:
+        base = epochs // n_cycles
+        return [base] * (n_cycles - 1) + [epochs - base * (n_cycles - 1)]
+    shares = float(t_mult) ** np.arange(n_cycles)
+    extra = np.floor((epochs - n_cycles) * shares / shares.sum()).astype(int)
+    lengths = [1 + int(value) for value in extra[:-1]]
+    return lengths + [epochs - sum(lengths)]
 
 
 def _check_cycle_lengths(cycle_lengths):
@@ -192,16 +209,17 @@ class CyclicCosineAnnealing(keras.optimizers.schedules.LearningRateSchedule):
 METHODS = ("snapshot", "fge", "swa")
 
 
-def method_cycle_epochs(method, epochs, n_cycles):
+def method_cycle_epochs(method, epochs, n_cycles, t_mult=1.0):
     """Epochs of each cycle of a training ``method``.
 
-    ``"snapshot"`` splits the budget evenly (:func:`cycle_epochs`). ``"fge"`` and
+    ``"snapshot"`` splits the budget into cycles that grow by ``t_mult``
+    (:func:`cycle_epochs`; evenly with ``t_mult=1``). ``"fge"`` and
     ``"swa"`` first train for half of it in one cosine cycle, then split the other
     half evenly into ``n_cycles - 1`` short cycles, as fast geometric ensembling
     starts from a trained network (Garipov et al. 2018).
     """
     if method == "snapshot" or n_cycles == 1:
-        return cycle_epochs(epochs, n_cycles)
+        return cycle_epochs(epochs, n_cycles, t_mult)
     cycle_epochs(epochs, n_cycles)  # the same checks
     short = max(1, (epochs // 2) // (n_cycles - 1))
     return [epochs - short * (n_cycles - 1)] + [short] * (n_cycles - 1)

@@ -95,7 +95,9 @@ def make_optimizer(method, cycle_steps, lr_max, lr_min, momentum, optimizer_para
     return optimizer, schedule
 
 
-def _cycle_function(networks, optimizer, tensors, batch_size, strategy=None):
+def _cycle_function(
+    networks, optimizer, tensors, batch_size, strategy=None, excluded=None
+):
     """A compiled function that trains ``networks`` for a run of whole epochs.
 
     ``run(first_epoch, n_epochs, seed)`` trains epochs ``first_epoch`` to
@@ -113,15 +115,19 @@ def _cycle_function(networks, optimizer, tensors, batch_size, strategy=None):
 
     With several networks, each has its own data order (from ``seed + k``) and
     the step sums their losses, so that each network's gradient is the one it
-    would have alone; the loss sums come back one per network.
+    would have alone; the loss sums come back one per network. ``excluded``
+    (networks, rows), if given, marks each network's fold (see
+    :func:`_epoch_loop`).
     """
     n_samples = int(tensors[0].shape[0])
     step_loss = _keras_step(networks, optimizer, tensors, strategy)
     n_networks = len(networks) if len(networks) > 1 else None
+    rows = (n_samples, batch_size)
+    if excluded is not None:
+        rows = (*rows, tf.constant(excluded, tf.float32))
 
     @tf.function(autograph=False)
     def run(first_epoch, n_epochs, seed):
-        rows = (n_samples, batch_size)
         return _epoch_loop(
             rows,
             first_epoch,
@@ -187,7 +193,8 @@ def _keras_step(networks, optimizer, tensors, strategy):
 def _epoch_loop(rows, first_epoch, n_epochs, seed, batch_loss, n_networks=None):
     """In a graph: train ``n_epochs`` epochs; the sum of the batches' loss sums.
 
-    ``rows`` is ``(n_samples, batch_size)``. Epoch ``e`` visits the rows in a
+    ``rows`` is ``(n_samples, batch_size)``, or ``(n_samples, batch_size,
+    excluded)`` when cross-fitting. Epoch ``e`` visits the rows in a
     permutation drawn statelessly from ``seed`` and ``first_epoch + e``, so a
     resumed run sees the orders of an uninterrupted one.
     ``batch_loss(indices, step)`` trains on one mini-batch (``step`` counts the
@@ -195,27 +202,38 @@ def _epoch_loop(rows, first_epoch, n_epochs, seed, batch_loss, n_networks=None):
 
     With ``n_networks``, network k visits the rows in the permutation of
     ``seed + k``: ``indices`` has one row per network, and the loss sums are a
-    vector, one per network.
+    vector, one per network. ``excluded`` (networks, n_samples) marks with 1 the
+    rows a network must never train on (its fold): they sort after the others,
+    and every epoch visits the first ``n_samples - max(excluded.sum(axis=1))``
+    of a permutation, so that networks whose fold is a row smaller leave out a
+    different random row each epoch.
     """
-    n_samples, batch_size = rows
-    batches_per_epoch = (n_samples + batch_size - 1) // batch_size
+    n_samples, batch_size, *excluded = rows
+    excluded = excluded[0] if excluded else None
+    epoch_rows = _rows_per_epoch(n_samples, excluded)
+    batches_per_epoch = (epoch_rows + batch_size - 1) // batch_size
 
-    def permutation(seed, number):
+    def permutation(seed, number, k=None):
         keys = tf.random.stateless_uniform(
             tf.reshape(n_samples, [1]), seed=tf.stack([seed, first_epoch + number])
         )
-        return tf.argsort(keys)
+        if excluded is None:
+            return tf.argsort(keys)
+        # uniform keys lie in [0, 1): a network's fold sorts last
+        return tf.argsort(keys + 2.0 * excluded[k])[:epoch_rows]
 
     def epoch(number, loss_sum):
         if n_networks is None:
             order = permutation(seed, number)
         else:
-            order = tf.stack([permutation(seed + k, number) for k in range(n_networks)])
+            order = tf.stack(
+                [permutation(seed + k, number, k) for k in range(n_networks)]
+            )
         first_batch = tf.cast(number, tf.int32) * batches_per_epoch
 
         def step(batch, loss_sum):
             start = batch * batch_size
-            indices = order[..., start : tf.minimum(start + batch_size, n_samples)]
+            indices = order[..., start : tf.minimum(start + batch_size, epoch_rows)]
             return batch + 1, loss_sum + batch_loss(indices, first_batch + batch)
 
         _, loss_sum = tf.while_loop(
@@ -234,6 +252,15 @@ def _epoch_loop(rows, first_epoch, n_epochs, seed, batch_loss, n_networks=None):
         ],
     )
     return loss_sum
+
+
+def _rows_per_epoch(n_samples, excluded):
+    """Rows an epoch visits: all, or with each network's fold ``excluded``, as
+    many as the network with the largest fold has left."""
+    if excluded is None:
+        return n_samples
+    fold_rows = tf.reduce_max(tf.reduce_sum(excluded, axis=1))
+    return n_samples - tf.cast(fold_rows, tf.int32)
 
 
 def _mlp_row_losses(loss, outputs, targets, stacked=False):
@@ -323,7 +350,8 @@ def _trace_mlp_cycle_function(activation, weighted, loss, n_networks=None):
     """The shared function of the built-in network; with ``n_networks``, of that
     many networks whose weights are stacked along a leading axis, trained side
     by side in the same operations (a batched ``matmul`` per layer), each on its
-    own mini-batches."""
+    own mini-batches, leaving out the rows of its fold marked in ``excluded``
+    (zeros when not cross-fitting)."""
     train_step = _mlp_train_step(
         keras.activations.get(activation), weighted, loss, n_networks is not None
     )
@@ -340,16 +368,18 @@ def _trace_mlp_cycle_function(activation, weighted, loss, n_networks=None):
         seed,
         momentum,
         schedule,
+        excluded=None,
     ):
         n_samples = tf.shape(data[0], out_type=tf.int32)[0]
-        batches_per_epoch = (n_samples + batch_size - 1) // batch_size
+        epoch_rows = _rows_per_epoch(n_samples, excluded)
+        batches_per_epoch = (epoch_rows + batch_size - 1) // batch_size
         first_step = iterations.read_value()
         n_steps = tf.cast(n_epochs, tf.int32) * batches_per_epoch
         # one gather a step instead of a dozen operations
         steps = tf.cast(first_step + tf.range(tf.cast(n_steps, tf.int64)), tf.float32)
         rates = CycleSchedule.evaluate(keras.ops, steps, *schedule)
         loss_sum = _epoch_loop(
-            (n_samples, batch_size),
+            (n_samples, batch_size) + (() if excluded is None else (excluded,)),
             first_epoch,
             n_epochs,
             seed,
@@ -386,7 +416,7 @@ def restart_weights(network, scales, shrink, noise, seed):
 
 
 def _shared_mlp_run(
-    networks, optimizer, schedule, tensors, batch_size, activation, loss
+    networks, optimizer, schedule, tensors, batch_size, activation, loss, excluded=None
 ):
     """``run(first_epoch, n_epochs, seed)`` for the built-in network, shared.
 
@@ -424,6 +454,15 @@ def _shared_mlp_run(
         "momentum": tf.constant(optimizer.momentum, tf.float32),
         "schedule": tuple(tf.constant(value) for value in schedule.tensors()),
     }
+    arguments["excluded"] = None
+    if stacked is not None:
+        # zeros unless cross-fitting: then every permutation is the plain one
+        arguments["excluded"] = tf.constant(
+            np.zeros((len(networks), len(tensors[0])), np.float32)
+            if excluded is None
+            else excluded,
+            tf.float32,
+        )
     key = (
         activation,
         loss,
@@ -440,7 +479,7 @@ def _shared_mlp_run(
             weights,
             momentums,
             optimizer.iterations.value,
-            **_mlp_run_signature(tensors),
+            **_mlp_run_signature(tensors, n_networks),
         ),
     )
 
@@ -515,11 +554,15 @@ class _StackedNetworks:
                     source[i].assign(variable[k])
 
 
-def _mlp_run_signature(tensors):
+def _mlp_run_signature(tensors, n_networks=None):
     """The arguments of the shared function that vary between fits, as specs:
     any number of rows, cycles and any hyper-parameters share one graph."""
     vector = tf.TensorSpec([None], tf.float32)
+    folds = {"excluded": None}
+    if n_networks is not None:
+        folds["excluded"] = tf.TensorSpec([n_networks, None], tf.float32)
     return {
+        **folds,
         "data": tuple(
             tf.TensorSpec([None, *tensor.shape[1:]], tensor.dtype) for tensor in tensors
         ),
@@ -576,6 +619,7 @@ def train_snapshots(
     restart,
     restart_first_cycle,
     previous_loss,
+    excluded=None,
 ):
     """Train ``networks`` side by side and take a snapshot of each per cycle.
 
@@ -602,9 +646,11 @@ def train_snapshots(
     ``previous_loss`` (those of the last cycle of an interrupted or earlier fit,
     or None).
 
+    ``excluded`` (networks, rows), if given, marks with 1 the rows of each
+    network's fold, which it never trains on (cross-fitting).
+
     The snapshots of a cycle follow the order of ``networks``.
     """
-    n_samples = X.shape[0]
     network = networks[0]
     cycle_epochs = list(plan.cycle_epochs)
     run = _cycle_runner(
@@ -615,6 +661,7 @@ def train_snapshots(
         (X, y) if sample_weight is None else (X, y, sample_weight),
         plan.batch_size,
         built_in_activation,
+        excluded,
     )
     recorder = SnapshotRecorder(
         cycle_epochs,
@@ -639,7 +686,7 @@ def train_snapshots(
         if restart is not None and (cycle > 0 or restart_first_cycle):
             restart(cycle, previous_loss)
         callbacks.on_epoch_begin(cycle)
-        previous_loss = _run_cycle(run, cycle_epochs, cycle, plan.seed, n_samples)
+        previous_loss = _run_cycle(run, cycle_epochs, cycle, plan.seed, plan.epoch_rows)
         # the user's callbacks see the networks' mean loss
         logs = {"loss": float(np.mean(previous_loss)), "losses": previous_loss}
         callbacks.on_epoch_end(cycle, logs)
@@ -649,19 +696,26 @@ def train_snapshots(
     return _snapshot_run(recorder, optimizer, schedule, cycle_epochs, first_cycle)
 
 
-def _run_cycle(run, cycle_epochs, cycle, seed, n_samples):
+def _run_cycle(run, cycle_epochs, cycle, seed, epoch_rows):
     """Train cycle ``cycle``; each network's mean training loss over it."""
     loss_sums = run(
         tf.constant(sum(cycle_epochs[:cycle]), tf.int64),
         tf.constant(cycle_epochs[cycle], tf.int64),
         tf.constant(seed, tf.int64),
     )
-    rows_seen = cycle_epochs[cycle] * n_samples
+    rows_seen = cycle_epochs[cycle] * epoch_rows
     return [float(value) / rows_seen for value in np.atleast_1d(loss_sums)]
 
 
 def _cycle_runner(
-    networks, optimizer, schedule, loss, arrays, batch_size, built_in_activation
+    networks,
+    optimizer,
+    schedule,
+    loss,
+    arrays,
+    batch_size,
+    built_in_activation,
+    excluded=None,
 ):
     """``run(first_epoch, n_epochs, seed)`` training ``networks`` on ``arrays``:
     the shared function of the built-in network, or one traced for these."""
@@ -673,10 +727,22 @@ def _cycle_runner(
     tensors = tuple(tf.constant(array) for array in arrays)
     if built_in_activation is None:
         return _cycle_function(
-            networks, optimizer, tensors, batch_size, distribution_strategy()
+            networks,
+            optimizer,
+            tensors,
+            batch_size,
+            distribution_strategy(),
+            excluded,
         )
     return _shared_mlp_run(
-        networks, optimizer, schedule, tensors, batch_size, built_in_activation, loss
+        networks,
+        optimizer,
+        schedule,
+        tensors,
+        batch_size,
+        built_in_activation,
+        loss,
+        excluded,
     )
 
 

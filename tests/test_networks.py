@@ -6,8 +6,12 @@ import pickle
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
+from sklearn.base import clone, is_classifier
+from sklearn.metrics import log_loss
 
 from skl_snapshot import SnapshotEnsembleClassifier, SnapshotEnsembleRegressor
+from skl_snapshot._plan import cross_fit_folds
 
 from .conftest import _blobs, _linear, fast_classifier, fast_regressor, output
 
@@ -47,7 +51,7 @@ def test_stacked_training_equals_the_keras_training_of_the_same_networks(task):
 
 def test_every_network_gives_a_snapshot_per_cycle(task):
     make, (X, y, X_test, _) = task
-    estimator = make(n_networks=3).fit(X, y)
+    estimator = make(n_networks=3, cross_fit=False).fit(X, y)
     assert estimator.n_snapshots_ == 9
     np.testing.assert_array_equal(estimator.snapshot_epochs_, np.repeat([4, 8, 12], 3))
     assert len(estimator.loss_history_) == 9
@@ -67,7 +71,7 @@ def test_the_networks_of_a_cycle_are_ordered_after_it(task):
     """newest: the last cycle's networks first, in order; n_members=1 is the
     first network's final snapshot."""
     make, (X, y, X_test, _) = task
-    estimator = make(n_networks=3, n_members=1).fit(X, y)
+    estimator = make(n_networks=3, n_members=1, member_weights="uniform").fit(X, y)
     assert estimator._ordered_snapshots() == [6, 7, 8, 3, 4, 5, 0, 1, 2]
     (alone,) = estimator._snapshot_votes(estimator._validate_features(X_test), [6])
     np.testing.assert_array_equal(estimator._mean_vote(X_test), alone)
@@ -197,3 +201,120 @@ def test_bad_values_are_refused(blobs):
 def test_one_network_is_the_default_and_old_plans_mean_one():
     assert SnapshotEnsembleClassifier().n_networks == 1
     assert SnapshotEnsembleRegressor().n_networks == 1
+
+
+# -- cross-fitting --------------------------------------------------------------
+
+
+def test_cross_fit_folds_are_stratified_and_balanced():
+    groups = np.array([0] * 10 + [1] * 7 + [2] * 3)
+    folds = cross_fit_folds(4, seed=3, groups=groups)
+    assert np.bincount(folds).tolist() == [5, 5, 5, 5]
+    for group in range(3):
+        counts = np.bincount(folds[groups == group], minlength=4)
+        assert counts.max() - counts.min() <= 1
+    np.testing.assert_array_equal(folds, cross_fit_folds(4, seed=3, groups=groups))
+    assert not np.array_equal(folds, cross_fit_folds(4, seed=4, groups=groups))
+
+
+def test_an_epoch_never_visits_a_network_s_own_fold():
+    """The compiled loop's data order: network k's batches hold no row of fold
+    k, and every epoch visits as many rows as the largest fold leaves."""
+    from skl_snapshot._training import _epoch_loop
+
+    n_samples, n_networks, batch_size = 23, 3, 4
+    folds = cross_fit_folds(n_networks, seed=0, n_samples=n_samples)
+    excluded = tf.constant(
+        np.equal.outer(np.arange(n_networks), folds).astype(np.float32)
+    )
+
+    def run(batch_loss):
+        return _epoch_loop(
+            (n_samples, batch_size, excluded),
+            tf.constant(0, tf.int64),
+            tf.constant(5, tf.int64),
+            tf.constant(7, tf.int64),
+            batch_loss,
+            n_networks=n_networks,
+        ).numpy()
+
+    def own_fold_rows(indices, _):
+        return tf.stack(
+            [tf.reduce_sum(tf.gather(excluded[k], indices[k])) for k in range(3)]
+        )
+
+    def rows(indices, _):
+        return tf.cast(tf.fill([n_networks], tf.shape(indices)[1]), tf.float32)
+
+    np.testing.assert_array_equal(run(own_fold_rows), 0.0)
+    epoch_rows = n_samples - int(np.ceil(n_samples / n_networks))
+    np.testing.assert_array_equal(run(rows), 5 * epoch_rows)
+
+
+def test_cross_fitted_snapshots_are_evaluated_out_of_fold(task):
+    """Each snapshot's held-out loss is on its network's fold; the voting
+    weights are one per cycle, shared by its networks, and sum to one."""
+    make, (X, y, X_test, _) = task
+    estimator = make(n_networks=3).fit(X, y)
+    plan = estimator._fits[-1]
+    assert plan.cross_fit and plan.epoch_rows == len(X) - 40
+    np.testing.assert_array_equal(
+        estimator.snapshot_iterations_,
+        np.repeat([1, 2, 3], 3) * 4 * int(np.ceil(80 / 16)),
+    )
+    groups = estimator._fold_groups(y)
+    folds = cross_fit_folds(3, plan.seed, groups=groups, n_samples=len(X))
+    rows = estimator._validate_features(X)
+    for index in (0, 4, 8):
+        (vote,) = estimator._snapshot_votes(rows, [index])
+        fold = folds == index % 3
+        if is_classifier(estimator):
+            expected = log_loss(y[fold], vote[fold], labels=estimator.classes_)
+        else:
+            scale = estimator.y_scale_
+            target = (y[fold] - estimator.y_mean_) / scale
+            expected = np.mean(((vote[fold, 0] - target) * scale) ** 2)
+        np.testing.assert_allclose(
+            estimator.snapshot_validation_loss_[index], expected, rtol=1e-5
+        )
+    weights = estimator.voting_weights_.reshape(3, 3)
+    np.testing.assert_allclose(weights, weights[:, :1].repeat(3, axis=1))
+    np.testing.assert_allclose(weights.sum(), 1.0)
+    # member_weights="auto" votes with them
+    uniform = clone(estimator).set_params(member_weights="uniform").fit(X, y)
+    assert not np.allclose(output(estimator, X_test), output(uniform, X_test))
+
+
+def test_cross_fitting_needs_several_networks(task):
+    make, (X, y, _, _) = task
+    with pytest.raises(ValueError, match="cross_fit=True .* n_networks >= 2"):
+        make(n_networks=1, cross_fit=True).fit(X, y)
+    with pytest.raises(ValueError, match="no validation_fraction"):
+        make(n_networks=2, cross_fit=True, validation_fraction=0.2).fit(X, y)
+    # auto: no folds for one network, or with a validation split
+    for params in ({"n_networks": 1}, {"n_networks": 2, "validation_fraction": 0.2}):
+        estimator = make(**params).fit(X, y)
+        assert not estimator._fits[-1].cross_fit
+    # one network and no held-out rows: nothing to fit voting weights on
+    assert make(n_networks=1).fit(X, y).voting_weights_ is None
+    with pytest.raises(ValueError, match="held-out rows.*n_networks=4"):
+        make(n_networks=1, member_weights="fitted").fit(X, y)
+
+
+def test_warm_start_keeps_cross_fitting_as_it_was(task):
+    make, (X, y, _, _) = task
+    estimator = make(n_networks=2, warm_start=True).fit(X, y)
+    estimator.set_params(cross_fit=False)
+    with pytest.raises(ValueError, match="cross-fitting must stay"):
+        estimator.fit(X, y)
+    estimator.set_params(cross_fit="auto").fit(X, y)
+    assert estimator.n_snapshots_ == 12
+
+
+def test_t_mult_grows_the_cycles(task):
+    make, (X, y, _, _) = task
+    estimator = make(epochs=15, n_cycles=4, t_mult=2.0).fit(X, y)
+    assert list(estimator._fits[-1].cycle_epochs) == [1, 2, 3, 9]
+    np.testing.assert_array_equal(estimator.snapshot_epochs_, [1, 3, 6, 15])
+    with pytest.raises(ValueError, match="t_mult grows the cycles"):
+        make(method="fge", t_mult=2.0).fit(X, y)
