@@ -548,7 +548,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         """
         warm = self.warm_start and hasattr(self, "snapshot_weights_")
         self._check_parameter_combinations(warm)
-        configure_tensorflow_threads()
+        configure_tensorflow_threads(small_network=self.model is None)
         fit = self._validated_fit(X, y, sample_weight, warm)
         self._prepare_target(fit)
         self._hold_out(fit)

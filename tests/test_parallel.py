@@ -136,12 +136,23 @@ THREADS_SCRIPT = """
     [
         ({"OMP_NUM_THREADS": "1"}, "1 1"),
         ({"OMP_NUM_THREADS": "1", THREADS_VARIABLE: "2"}, "2 2"),
-        ({}, "0 0"),
+        # the built-in network's tiny operations run best on one thread
+        ({}, "1 0"),
     ],
     ids=["worker-share", "override", "no-budget"],
 )
 def test_first_fit_bounds_tensorflow_threads(environ, expected):
     assert _run_python(THREADS_SCRIPT, **environ).split() == expected.split()
+
+
+def test_a_custom_network_keeps_tensorflow_s_default_threads():
+    script = THREADS_SCRIPT.replace(
+        "SnapshotEnsembleClassifier(epochs=2",
+        "SnapshotEnsembleClassifier(model=lambda meta: __import__('keras')"
+        ".Sequential([__import__('keras').layers.Dense(2, activation='softmax')]),"
+        " epochs=2",
+    )
+    assert _run_python(script).split() == ["0", "0"]
 
 
 def test_threads_the_user_configured_are_kept():
