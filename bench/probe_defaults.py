@@ -57,6 +57,7 @@ CANDIDATES = {
     "K4 64/6 x2": {"n_networks": 4, "epochs": 64, "n_cycles": 6, "t_mult": 2.0},
     "K4 128/7 x2": {"n_networks": 4, "epochs": 128, "n_cycles": 7, "t_mult": 2.0},
     "K4 80/8": {"n_networks": 4, "epochs": 80, "n_cycles": 8, "t_mult": 1.0},
+    "K8 128/7 x2": {"n_networks": 8, "epochs": 128, "n_cycles": 7, "t_mult": 2.0},
 }
 
 
@@ -177,11 +178,15 @@ def main():
     parser.add_argument("task", choices=["classification", "regression"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--datasets", nargs="+", default=None)
+    parser.add_argument("--candidates", nargs="+", default=None, choices=CANDIDATES)
     parser.add_argument("--json", default=None, help="write the raw results here")
     args = parser.parse_args()
     names = args.datasets or _datasets.available(args.task)
-    results = run(args.task, args.seeds, names, CANDIDATES)
-    report(args.task, results, CANDIDATES)
+    candidates = {
+        name: CANDIDATES[name] for name in args.candidates or list(CANDIDATES)
+    }
+    results = run(args.task, args.seeds, names, candidates)
+    report(args.task, results, candidates)
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(results, handle, indent=1)

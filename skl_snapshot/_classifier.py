@@ -48,27 +48,44 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
         Units of the hidden layers of the built-in network (``model=None``).
     activation : str, default="relu"
         Activation of the hidden layers of the built-in network.
-    epochs : int, default=320
-        Total training budget, in passes over the training data. Split into
-        ``n_cycles`` cycles of ``epochs // n_cycles`` epochs, the last one taking
-        the remainder.
-    n_cycles : int, default=8
-        Number of learning-rate cycles, and so of snapshots. The default gives 40
-        epochs per cycle: enough for a small tabular problem to converge within
-        each cycle, and eight members to average. Five members (200 epochs)
-        beat the final network less reliably: the more members, the less the
-        ensemble depends on any one of them (user guide, "Why these defaults").
-    n_networks : int, default=1
+    epochs : int, default=128
+        Total training budget of each network, in passes over the training data,
+        split into ``n_cycles`` cycles (see ``t_mult``).
+    n_cycles : int, default=7
+        Number of learning-rate cycles, and so of snapshots per network.
+    t_mult : float >= 1, default=2.0
+        How much longer each cycle is than the one before (SGDR's ``T_mult``,
+        Loshchilov & Hutter 2017): every cycle gets one epoch and the rest of
+        the budget is shared in proportion to ``t_mult ** c``, so the defaults
+        give cycles of 1, 2, 4, 8, 16, 32 and 65 epochs. The snapshots then sit
+        at training lengths from 1 to 128 epochs, and the voting weights fitted
+        out of fold (``member_weights="auto"``) choose how much training the
+        data want: on small noisy tables the short cycles, on digits the long
+        ones (user guide, "Why these defaults"). ``t_mult=1`` splits the budget
+        evenly, as Huang et al. (2017) do; only ``method="snapshot"`` takes it.
+    n_networks : int, default=4
         Networks trained side by side in the same run, each with its own
         initialisation and data order, each giving a snapshot per cycle: the
         ensemble has ``n_cycles * n_networks`` snapshots. The built-in network
-        trains them in the same batched operations, so on small data K networks
-        cost about the wall time of one; a custom network trains K copies in
+        trains them in the same batched operations (four cost about 1.4 times
+        the wall time of one on digits); a custom network trains K copies in
         one step. Snapshots are ordered by cycle, then by network:
         ``member_order="newest"`` starts with the last cycle's networks, and
         ``n_members=1`` is the first network's final snapshot. With
         ``method="swa"`` each network's snapshots are averaged into one network,
         and the K averaged networks vote.
+    cross_fit : bool or "auto", default="auto"
+        Whether network k never trains on fold k of ``n_networks`` folds of the
+        training rows (dealt at random from ``random_state``, stratified by
+        class for the classifier), so that every training row has the
+        predictions of a network that never saw it: the snapshots are ranked
+        and weighted on these out-of-fold predictions (``member_order="best"``,
+        ``member_weights``) without holding rows out of training, as
+        AutoGluon's bagging and RealMLP's ``n_cv`` do. Each network trains on
+        ``1 - 1 / n_networks`` of the rows. ``"auto"``: cross-fit when
+        ``n_networks >= 2``, ``validation_fraction`` is None and there are at
+        least ``2 * n_networks`` rows. True needs ``n_networks >= 2`` and no
+        ``validation_fraction``.
     method : {"snapshot", "fge", "swa"}, default="snapshot"
         How the members are collected. ``"snapshot"``: ``n_cycles`` equal cycles
         of cosine annealing from ``lr_max`` (Huang et al. 2017). ``"fge"``: fast
@@ -130,21 +147,26 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
         Which snapshots come first. ``"newest"`` takes the last ``n_members``
         cycles (the paper's choice: later snapshots are usually better);
         ``"oldest"`` the first ones; ``"best"`` those with the lowest log-loss on
-        the held-out rows (needs ``validation_fraction``). Acts at prediction
-        time.
-    member_weights : {"uniform", "fitted"}, default="uniform"
+        the held-out rows (out of fold when cross-fitting; needs
+        held-out rows: ``validation_fraction`` or cross-fitting). Acts at
+        prediction time.
+    member_weights : {"auto", "uniform", "fitted"}, default="auto"
         How the voting snapshots' probabilities are combined. ``"uniform"``
         averages them. ``"fitted"`` takes the weighted mean with the
-        non-negative weights, summing to one, that minimise the log-loss on the
-        held-out rows (``voting_weights_``; needs ``validation_fraction``); when
-        fewer than all snapshots vote, their weights are rescaled to sum to one.
-        Acts at prediction time.
+        non-negative weights, summing to one, that minimise the log-loss on
+        held-out rows (``voting_weights_``): the ``validation_fraction`` rows,
+        or when cross-fitting every training row out of fold, with one weight
+        per cycle shared by its networks, so that cycles that overtrain get no
+        vote. When fewer than all snapshots vote, their weights are rescaled to
+        sum to one. ``"auto"``: ``"fitted"`` when the fit had held-out rows,
+        else ``"uniform"``. Acts at prediction time.
     validation_fraction : float or None, default=None
         Share of the training rows held out, stratified by class, as in
         ``MLPClassifier``. The network never trains on them; they rank the
         snapshots (``member_order="best"``), fit the voting weights
         (``member_weights="fitted"``) and measure the snapshots' diversity.
-        None trains on all rows, and the diversity is measured on them.
+        None trains on all rows (cross-fitted when ``n_networks >= 2``), and the
+        diversity is measured on them. Setting it turns cross-fitting off.
     snapshot_dir : str, path-like or None, default=None
         If set, each snapshot is written to this directory the moment its cycle
         ends, atomically, in Keras' weights format, with a JSON manifest (see
@@ -207,13 +229,14 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
         perturbed the weights (see ``restart_loss_threshold``); False for the
         first snapshot, which no restart precedes.
     snapshot_train_loss_ : ndarray of shape (n_snapshots,)
-        Log-loss of each snapshot alone on the training rows.
+        Log-loss of each snapshot alone on the rows its network trained on.
     snapshot_validation_loss_ : ndarray of shape (n_snapshots,) or None
-        Log-loss of each snapshot alone on the held-out rows; None without
-        ``validation_fraction``.
+        Log-loss of each snapshot alone on held-out rows: the
+        ``validation_fraction`` rows, or when cross-fitting its network's fold;
+        None without held-out rows.
     snapshot_disagreement_ : ndarray of shape (n_snapshots, n_snapshots)
         Share of rows on which two snapshots predict different classes: on the
-        held-out rows with ``validation_fraction``, else on the training rows.
+        ``validation_fraction`` rows if any, else on the training rows.
         Members that never disagree cannot correct each other.
     averaged_weights_ : list of ndarray, list of list of ndarray, or None
         With ``method="swa"``, the weights of the averaged network that
@@ -221,8 +244,9 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
         averaged networks vote. None otherwise.
     voting_weights_ : ndarray of shape (n_snapshots,) or None
         Non-negative weights summing to one that minimise the held-out log-loss
-        of the weighted mean of all snapshots, used by
-        ``member_weights="fitted"``; None without ``validation_fraction``.
+        of the weighted mean of all snapshots (out of fold when cross-fitting:
+        one weight per cycle, shared equally by its networks), used by
+        ``member_weights="fitted"`` and ``"auto"``; None without held-out rows.
     n_iter_ : int
         Number of epochs run.
     t_ : int
@@ -265,8 +289,8 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
     ...     StandardScaler(),
     ...     SnapshotEnsembleClassifier(epochs=40, n_cycles=4, random_state=0),
     ... ).fit(X, y)
-    >>> clf[-1].n_snapshots_
-    4
+    >>> clf[-1].n_snapshots_  # 4 cycles of 4 networks
+    16
     >>> clf.predict_proba(X[:1]).shape
     (1, 3)
     """
@@ -462,8 +486,8 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
         >>> X, y = load_iris(return_X_y=True)
         >>> clf = SnapshotEnsembleClassifier(epochs=30, n_cycles=3, random_state=0)
         >>> scores = clf.fit(X, y).snapshot_scores(X, y)
-        >>> scores.snapshot.tolist()  # newest first
-        [2, 1, 0]
+        >>> scores.snapshot.tolist()  # newest cycle first, then by network
+        [8, 9, 10, 11, 4, 5, 6, 7, 0, 1, 2, 3]
         """
         return super().snapshot_scores(X, y, sample_weight=sample_weight)
 

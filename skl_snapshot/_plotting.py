@@ -124,10 +124,10 @@ class EnsembleSizeDisplay:
     >>> X, y = load_iris(return_X_y=True)
     >>> clf = SnapshotEnsembleClassifier(epochs=30, n_cycles=3, random_state=0)
     >>> display = EnsembleSizeDisplay.from_estimator(clf.fit(X, y), X, y)
-    >>> display.ensemble_scores.shape
-    (3,)
+    >>> display.ensemble_scores.shape  # 3 cycles of 4 networks
+    (12,)
     >>> display.disagreement.shape
-    (3,)
+    (12,)
     """
 
     def __init__(
@@ -311,8 +311,8 @@ class LearningRateDisplay:
     >>> X, y = load_iris(return_X_y=True)
     >>> clf = SnapshotEnsembleClassifier(epochs=30, n_cycles=3, random_state=0)
     >>> display = LearningRateDisplay.from_estimator(clf.fit(X, y))
-    >>> display.snapshot_iterations.tolist()
-    [50, 100, 150]
+    >>> display.snapshot_iterations.tolist()  # cycles of 4, 8 and 18 epochs
+    [16, 16, 16, 16, 48, 48, 48, 48, 120, 120, 120, 120]
     """
 
     def __init__(self, *, learning_rates, snapshot_iterations, snapshot_learning_rates):

@@ -24,6 +24,9 @@ REFERENCE_PARAMS = {
     "activation": "relu",
     "epochs": 500,
     "n_cycles": 10,
+    # one network and equal cycles, as the tutorial trains
+    "n_networks": 1,
+    "t_mult": 1.0,
     "lr_max": 0.01,
     "momentum": 0.9,
     "batch_size": 32,

@@ -156,6 +156,17 @@ def _load_estimator(cls, directory, in_memory):
     estimator = _estimator_of(cls, manifest, network, directory, in_memory)
     fits = [FitPlan.from_json(fit) for fit in manifest["fits"]]
     _check_plans_match(fits, network, directory)
+    if estimator.validation_fraction is None and not fits[-1].cross_fit:
+        try:
+            estimator._check_held_out_voting(
+                "the directory's fit had no held-out rows (validation_fraction=None"
+                " and no cross-fitting)"
+            )
+        except ValueError as error:
+            raise SnapshotDirectoryError(
+                f"{directory.manifest_path} records estimator parameters that are"
+                f" not valid: {error}"
+            ) from None
     estimator.n_features_in_ = n_features
     if manifest.get("feature_names_in") is not None:
         estimator.feature_names_in_ = np.asarray(
@@ -197,14 +208,23 @@ def _check_task(cls, manifest, directory):
         )
 
 
+#: What a manifest written before these parameters existed meant by their absence.
+_ABSENT_PARAMETERS = {"n_networks": 1, "t_mult": 1.0, "cross_fit": "auto"}
+
+
 def _estimator_of(cls, manifest, network, directory, in_memory):
     """An unfitted ``cls`` with the manifest's parameters, checked as ``fit``
     checks them: a manifest is data from disk, never trusted."""
     from sklearn.utils._param_validation import InvalidParameterError
 
     # directories written before the restart parameters existed restarted
-    # the learning rate only
-    recorded = {**RESTART_DEFAULTS, **manifest["estimator_params"]}
+    # the learning rate only; those written before n_networks, t_mult and
+    # cross_fit trained one network on equal cycles
+    recorded = {
+        **RESTART_DEFAULTS,
+        **_ABSENT_PARAMETERS,
+        **manifest["estimator_params"],
+    }
     built_in = recorded.pop("built_in_network", True)
     named = set(cls._named_parameters()) - _UNRECORDED_PARAMETERS
     params = {name: value for name, value in recorded.items() if name in named}

@@ -14,10 +14,14 @@ from skl_snapshot import (  # noqa: E402
     SnapshotEnsembleRegressor,
 )
 
+# One network and equal cycles: most tests are about what one network's run
+# does; tests of several (cross-fitted) networks, the default, set n_networks.
 _FAST = {
     "hidden_layer_sizes": (16,),
     "epochs": 12,
     "n_cycles": 3,
+    "n_networks": 1,
+    "t_mult": 1.0,
     "lr_max": 0.1,
     "batch_size": 16,
     "random_state": 0,

@@ -34,6 +34,10 @@ def _expected_failed_checks(estimator):
     [
         fast_classifier(epochs=30, n_cycles=2),
         fast_regressor(epochs=30, n_cycles=2, lr_max=0.01),
+        # the defaults' shape: cross-fitted networks, growing cycles, voting
+        # weights fitted out of fold
+        fast_classifier(epochs=30, n_cycles=3, n_networks=3, t_mult=2.0),
+        fast_regressor(epochs=30, n_cycles=3, n_networks=3, t_mult=2.0, lr_max=0.01),
     ],
     expected_failed_checks=_expected_failed_checks,
 )

@@ -11,7 +11,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.metrics import log_loss
 
 from skl_snapshot import SnapshotEnsembleClassifier, SnapshotEnsembleRegressor
-from skl_snapshot._plan import cross_fit_folds
+from skl_snapshot._plan import FitPlan, cross_fit_folds
 
 from .conftest import _blobs, _linear, fast_classifier, fast_regressor, output
 
@@ -198,9 +198,29 @@ def test_bad_values_are_refused(blobs):
     assert fast_classifier(n_networks=2, n_members=6).fit(X, y).n_snapshots_ == 6
 
 
-def test_one_network_is_the_default_and_old_plans_mean_one():
-    assert SnapshotEnsembleClassifier().n_networks == 1
-    assert SnapshotEnsembleRegressor().n_networks == 1
+@pytest.mark.parametrize(
+    "Estimator", [SnapshotEnsembleClassifier, SnapshotEnsembleRegressor]
+)
+def test_the_defaults_cross_fit_four_networks_on_growing_cycles(Estimator):
+    """The defaults chosen on bench/probe_defaults.py; plans written before
+    n_networks and cross_fit existed mean one network, no folds."""
+    params = Estimator().get_params()
+    assert (params["n_networks"], params["cross_fit"]) == (4, "auto")
+    assert (params["epochs"], params["n_cycles"], params["t_mult"]) == (128, 7, 2.0)
+    assert params["member_weights"] == "auto"
+    plan = FitPlan.from_json(
+        {
+            "epochs": 4,
+            "n_cycles": 2,
+            "cycle_epochs": [2, 2],
+            "batch_size": 8,
+            "lr_max": 0.1,
+            "lr_min": 0.0,
+            "n_samples": 40,
+            "seed": 0,
+        }
+    )
+    assert (plan.n_networks, plan.cross_fit, plan.epoch_rows) == (1, False, 40)
 
 
 # -- cross-fitting --------------------------------------------------------------

@@ -253,7 +253,7 @@ class KillDuringSecondCycle(keras.callbacks.Callback):
 data = np.load(sys.argv[2])
 SnapshotEnsembleClassifier(
     hidden_layer_sizes=(64,), epochs=400, n_cycles=4, batch_size=16, lr_max=0.05,
-    random_state=0, snapshot_dir=sys.argv[1],
+    n_networks=1, t_mult=1.0, random_state=0, snapshot_dir=sys.argv[1],
     fit__callbacks=[KillDuringSecondCycle()],
 ).fit(data["X"], data["y"])
 """
@@ -302,6 +302,8 @@ def test_sigkill_mid_cycle_then_resume(tmp_path):
         n_cycles=4,
         batch_size=16,
         lr_max=0.05,
+        n_networks=1,
+        t_mult=1.0,
         random_state=0,
         snapshot_dir=directory,
         resume=True,
