@@ -300,12 +300,21 @@ def run_once(name, seed, params):
     newest = newest_snapshot_scores(ensemble, X_test, y_test)
     results["single"] = {**newest, "fit_seconds": seconds}
 
-    predictions, member_seconds = [], []
+    predictions, member_seconds, diverged = [], [], 0
     for member in range(min(n_snapshots, MAX_INDEPENDENT)):
         member_seed = seed * 1000 + member + 1
         network = snapshot_pipeline(independent_params(params), member_seed, X_train)
-        member_seconds.append(fit_timed(network, X_train, y_train))
+        try:
+            member_seconds.append(fit_timed(network, X_train, y_train))
+        except ValueError as error:
+            # a network that diverges is recorded, and the others still vote
+            if "diverged" not in str(error):
+                raise
+            diverged += 1
+            continue
         predictions.append(network.predict(X_test))
+    if not predictions:
+        raise RuntimeError(f"every independent network diverged on {name}")
     predictions = np.stack(predictions)
     mean = predictions.mean(axis=0)
     # the population standard deviation, as across the ensemble's members
@@ -314,6 +323,7 @@ def run_once(name, seed, params):
         **scores(y_test, mean, sum(member_seconds)),
         "coverage": coverage(y_test, mean, std),
     }
+    results["independent"]["diverged"] = diverged
     results["independent_one"] = scores(y_test, predictions[0], member_seconds[0])
 
     mlp = make_pipeline(clone(front(X_train)), MLPRegressor(random_state=seed))
@@ -589,6 +599,17 @@ def build_report(meta, runs, warm_up_seconds, timing=None):
             for name, summary in summaries.items()
         ],
     )
+
+    diverged = {
+        name: sum(run["methods"]["independent"].get("diverged", 0) for run in group)
+        for name, group in by_dataset.items()
+    }
+    if any(diverged.values()):
+        report.line(
+            "Independent networks that diverged (left out of their average): "
+            + ", ".join(f"{name} {count}" for name, count in diverged.items() if count)
+            + "."
+        )
 
     report.heading("Acceptance")
     lower = sum(summary["lower_rmse"] for summary in summaries.values())
