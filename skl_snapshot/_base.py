@@ -342,12 +342,6 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
                 "lr_min must be <= lr_max. Got"
                 f" lr_min={self.lr_min!r} with lr_max={self.lr_max!r}."
             )
-        if self.t_mult != 1 and self.method != "snapshot":
-            raise ValueError(
-                f"t_mult grows the cycles of method='snapshot'; method={self.method!r}"
-                f" has its own cycles. Got t_mult={self.t_mult!r} with"
-                f" method={self.method!r}."
-            )
         if self.epochs < self.n_cycles:
             raise ValueError(
                 "epochs must be >= n_cycles, so that every cycle has at least one"

@@ -62,7 +62,9 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
         out of fold (``member_weights="auto"``) choose how much training the
         data want: on small noisy tables the short cycles, on digits the long
         ones (user guide, "Why these defaults"). ``t_mult=1`` splits the budget
-        evenly, as Huang et al. (2017) do; only ``method="snapshot"`` takes it.
+        evenly, as Huang et al. (2017) do. ``"fge"`` and ``"swa"`` have cycles of
+        their own and ignore it, as ``MLPClassifier`` ignores ``momentum`` for
+        solvers without one.
     n_networks : int, default=4
         Networks trained side by side in the same run, each with its own
         initialisation and data order, each giving a snapshot per cycle: the
