@@ -1204,13 +1204,18 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         The same operations, in the same order, as ``MLPForward.mean_output``,
         so that the k-th mean equals the prediction with ``n_members=k`` exactly.
         """
-        total, weight_sum = None, 0.0
+        total, plain_total, weight_sum = None, None, 0.0
         for size, vote in enumerate(votes, start=1):
-            if weights is not None:
-                vote = weights[size - 1] * vote
-                weight_sum += weights[size - 1]
-            total = vote if total is None else total + vote
-            yield total / (size if weights is None else weight_sum)
+            plain_total = vote if plain_total is None else plain_total + vote
+            if weights is None:
+                yield plain_total / size
+                continue
+            weighted = weights[size - 1] * vote
+            weight_sum += weights[size - 1]
+            total = weighted if total is None else total + weighted
+            # members the fit gave no weight vote equally if they are all that
+            # vote, as ``_vote_weights`` decides for a prediction
+            yield total / weight_sum if weight_sum > 0 else plain_total / size
 
     def _validate_features(self, X):
         X = validate_data(self, X, dtype=[np.float32, np.float64], reset=False)

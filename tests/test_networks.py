@@ -13,7 +13,14 @@ from sklearn.metrics import log_loss
 from skl_snapshot import SnapshotEnsembleClassifier, SnapshotEnsembleRegressor
 from skl_snapshot._plan import FitPlan, cross_fit_folds
 
-from .conftest import _blobs, _linear, fast_classifier, fast_regressor, output
+from .conftest import (
+    _blobs,
+    _linear,
+    fast_classifier,
+    fast_regressor,
+    output,
+    staged_output,
+)
 
 TASKS = {
     "classifier": (fast_classifier, _blobs, {}),
@@ -339,3 +346,21 @@ def test_t_mult_grows_the_cycles(task):
     # fast geometric ensembling keeps its own cycles: one long, then short ones
     fge = make(method="fge", epochs=15, n_cycles=4, t_mult=2.0).fit(X, y)
     assert list(fge._fits[-1].cycle_epochs) == [9, 2, 2, 2]
+
+
+def test_snapshots_without_weight_vote_equally_in_staged_predictions(task):
+    """Fitted weights often give the newest cycle nothing: the staged means of
+    the newest snapshots alone must then be their plain mean, as the prediction
+    with that many members is, never 0 / 0."""
+    make, (X, y, X_test, _) = task
+    estimator = make(n_networks=2).fit(X, y)
+    weights = np.array([0.5, 0.5, 0.0, 0.0, 0.0, 0.0])  # cycles 1, 2, 3
+    estimator.voting_weights_ = weights
+    staged = list(staged_output(estimator, X_test))
+    assert all(np.isfinite(stage).all() for stage in staged)
+    for k in (1, 2, 5, 6):
+        estimator.set_params(n_members=k)
+        np.testing.assert_array_equal(staged[k - 1], output(estimator, X_test))
+    estimator.set_params(n_members=None)
+    scores = estimator.snapshot_scores(X_test, _)
+    assert np.isfinite(scores[next(iter(k for k in scores if "ensemble" in k))]).all()
