@@ -290,15 +290,26 @@ def run_once(name, seed, params):
     results = {}
 
     ensemble = snapshot_pipeline(params, seed, X_train)
-    seconds = fit_timed(ensemble, X_train, y_train)
-    n_snapshots = ensemble[-1].n_snapshots_
-    mean, std = predict_with_std(ensemble, X_test)
-    results["ensemble"] = {
-        **scores(y_test, mean, seconds),
-        "coverage": coverage(y_test, mean, std),
-    }
-    newest = newest_snapshot_scores(ensemble, X_test, y_test)
-    results["single"] = {**newest, "fit_seconds": seconds}
+    try:
+        seconds = fit_timed(ensemble, X_train, y_train)
+    except ValueError as error:
+        # a diverged fit is a result (infinitely bad), not the end of the run
+        if "diverged" not in str(error):
+            raise
+        print(f"  {name} seed {seed}: the ensemble diverged: {error}", flush=True)
+        failed = {"rmse": np.inf, "r2": -np.inf, "fit_seconds": np.nan}
+        results["ensemble"] = {**failed, "coverage": None, "diverged": True}
+        results["single"] = dict(failed)
+        n_snapshots = MAX_INDEPENDENT
+    else:
+        n_snapshots = ensemble[-1].n_snapshots_
+        mean, std = predict_with_std(ensemble, X_test)
+        results["ensemble"] = {
+            **scores(y_test, mean, seconds),
+            "coverage": coverage(y_test, mean, std),
+        }
+        newest = newest_snapshot_scores(ensemble, X_test, y_test)
+        results["single"] = {**newest, "fit_seconds": seconds}
 
     predictions, member_seconds, diverged = [], [], 0
     for member in range(min(n_snapshots, MAX_INDEPENDENT)):
@@ -463,7 +474,8 @@ def summarise(runs):
     """Paired comparisons of one data set's runs."""
     single_rmse = values(runs, "single", "rmse")
     ensemble_rmse = values(runs, "ensemble", "rmse")
-    rmse_diff = ensemble_rmse - single_rmse
+    # a diverged ensemble (inf - inf) counts as not lower
+    rmse_diff = np.nan_to_num(ensemble_rmse - single_rmse, nan=0.0)
     ensemble_mean = float(np.mean(ensemble_rmse))
     mlp_mean = float(np.mean(values(runs, "mlp", "rmse")))
     hgb_mean = float(np.mean(values(runs, "hgb", "rmse")))
@@ -608,6 +620,17 @@ def build_report(meta, runs, warm_up_seconds, timing=None):
         report.line(
             "Independent networks that diverged (left out of their average): "
             + ", ".join(f"{name} {count}" for name, count in diverged.items() if count)
+            + "."
+        )
+
+    failed_fits = {
+        name: sum(bool(run["methods"]["ensemble"].get("diverged")) for run in group)
+        for name, group in by_dataset.items()
+    }
+    if any(failed_fits.values()):
+        report.line(
+            "Ensemble fits that diverged (counted as infinite RMSE): "
+            + ", ".join(f"{name} {n}" for name, n in failed_fits.items() if n)
             + "."
         )
 
