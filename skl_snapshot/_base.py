@@ -50,7 +50,7 @@ from ._network import (
 )
 from ._parallel import configure_tensorflow_threads, distribution_strategy
 from ._persistence import SnapshotStore, SnapshotWeights
-from ._plan import FitPlan, cross_fit_folds, steps_per_cycle
+from ._plan import FitPlan, cross_fit_folds, rows_per_epoch, steps_per_cycle
 from ._schedules import METHODS, CycleSchedule, method_cycle_epochs
 from ._scikeras import (
     ROUTING_PREFIXES,
@@ -624,10 +624,12 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
                 and n_samples >= 2 * self.n_networks
             )
         )
-        if fit.cross_fit and n_samples < 2:
+        if fit.cross_fit and n_samples < self.n_networks:
+            # a network whose fold is empty has no out-of-fold predictions
             raise ValueError(
                 "cross_fit=True holds out fold k of the rows from network k, so it"
-                f" needs at least 2 training rows. Got {n_samples} rows."
+                " needs at least one training row per network. Got"
+                f" {n_samples} rows with n_networks={self.n_networks}."
             )
         if fit.warm and self._fits[-1].cross_fit != fit.cross_fit:
             raise ValueError(
@@ -655,11 +657,8 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
 
     def _prepare_optimizer(self, fit):
         """Stage 4: the cycles, and SGD driven by their schedule."""
-        n_samples = fit.X.shape[0]
         # cross-fitting: each network trains on the rows outside its fold
-        epoch_rows = n_samples - (
-            -(-n_samples // self.n_networks) if fit.cross_fit else 0
-        )
+        epoch_rows = rows_per_epoch(fit.X.shape[0], self.n_networks, fit.cross_fit)
         fit.batch_size = min(self.batch_size, epoch_rows)
         fit.cycle_epochs = method_cycle_epochs(
             self.method, self.epochs, self.n_cycles, self.t_mult

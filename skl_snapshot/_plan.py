@@ -21,6 +21,14 @@ def steps_per_cycle(n_samples, batch_size, cycle_epochs):
     return [epochs * batches_per_epoch for epochs in cycle_epochs]
 
 
+def rows_per_epoch(n_samples, n_networks, cross_fit):
+    """Rows each network visits per epoch: all, or when cross-fitting those
+    left by the largest fold (``n_samples / n_networks`` rounded up)."""
+    if not cross_fit:
+        return n_samples
+    return n_samples - math.ceil(n_samples / n_networks)
+
+
 def cross_fit_folds(n_networks, seed, groups=None, n_samples=None):
     """The fold of every row: network k never trains on the rows of fold k.
 
@@ -153,11 +161,8 @@ class FitPlan:
 
     @property
     def epoch_rows(self):
-        """Rows each network visits per epoch: all, or when cross-fitting those
-        left by the largest fold (``n_samples // n_networks`` rounded up)."""
-        if not self.cross_fit:
-            return self.n_samples
-        return self.n_samples - math.ceil(self.n_samples / self.n_networks)
+        """Rows each network visits per epoch (see :func:`rows_per_epoch`)."""
+        return rows_per_epoch(self.n_samples, self.n_networks, self.cross_fit)
 
     @property
     def cycle_steps(self):
@@ -245,9 +250,10 @@ class FitPlan:
                 f"{where}: cycle_epochs {_short(list(plan.cycle_epochs))} do not fit"
                 f" in {plan.epochs} epochs and {plan.n_cycles} cycles"
             )
-        if plan.cross_fit and (plan.n_networks < 2 or plan.epoch_rows < 1):
+        if plan.cross_fit and not 2 <= plan.n_networks <= plan.n_samples:
             raise ValueError(
-                f"{where}: cross_fit needs n_networks >= 2 and at least 2 rows."
+                f"{where}: cross_fit needs n_networks >= 2 and a row in every"
+                " network's fold (n_samples >= n_networks)."
                 f" Got n_networks={plan.n_networks} with"
                 f" n_samples={plan.n_samples}"
             )

@@ -228,6 +228,9 @@ def test_the_defaults_cross_fit_four_networks_on_growing_cycles(Estimator):
         }
     )
     assert (plan.n_networks, plan.cross_fit, plan.epoch_rows) == (1, False, 40)
+    record = {**plan.to_json(), "n_networks": 41, "cross_fit": True}
+    with pytest.raises(ValueError, match="a row in every network's fold"):
+        FitPlan.from_json(record)
 
 
 # -- cross-fitting --------------------------------------------------------------
@@ -318,6 +321,9 @@ def test_cross_fitting_needs_several_networks(task):
         make(n_networks=1, cross_fit=True).fit(X, y)
     with pytest.raises(ValueError, match="no validation_fraction"):
         make(n_networks=2, cross_fit=True, validation_fraction=0.2).fit(X, y)
+    # every network's fold must hold a row, or it has no out-of-fold predictions
+    with pytest.raises(ValueError, match="one training row per network.*3 rows"):
+        make(n_networks=4, cross_fit=True).fit(X[:3], y[:3])
     # auto: no folds for one network, or with a validation split
     for params in ({"n_networks": 1}, {"n_networks": 2, "validation_fraction": 0.2}):
         estimator = make(**params).fit(X, y)
