@@ -153,20 +153,11 @@ def _load_estimator(cls, directory, in_memory):
     target = cls._target_from_manifest(manifest, directory.manifest_path)
     n_features = int(manifest["n_features_in"])
     _check_network_matches(network, n_features, target, directory)
-    estimator = _estimator_of(cls, manifest, network, directory, in_memory)
     fits = [FitPlan.from_json(fit) for fit in manifest["fits"]]
     _check_plans_match(fits, network, directory)
-    if estimator.validation_fraction is None and not fits[-1].cross_fit:
-        try:
-            estimator._check_held_out_voting(
-                "the directory's fit had no held-out rows (validation_fraction=None"
-                " and no cross-fitting)"
-            )
-        except ValueError as error:
-            raise SnapshotDirectoryError(
-                f"{directory.manifest_path} records estimator parameters that are"
-                f" not valid: {error}"
-            ) from None
+    estimator = _estimator_of(
+        cls, manifest, network, directory, in_memory, fits[-1].cross_fit
+    )
     estimator.n_features_in_ = n_features
     if manifest.get("feature_names_in") is not None:
         estimator.feature_names_in_ = np.asarray(
@@ -212,9 +203,10 @@ def _check_task(cls, manifest, directory):
 _ABSENT_PARAMETERS = {"n_networks": 1, "t_mult": 1.0, "cross_fit": "auto"}
 
 
-def _estimator_of(cls, manifest, network, directory, in_memory):
+def _estimator_of(cls, manifest, network, directory, in_memory, cross_fitted):
     """An unfitted ``cls`` with the manifest's parameters, checked as ``fit``
-    checks them: a manifest is data from disk, never trusted."""
+    checks them: a manifest is data from disk, never trusted. ``cross_fitted``
+    says whether the newest fit had out-of-fold rows to choose members on."""
     from sklearn.utils._param_validation import InvalidParameterError
 
     # directories written before the restart parameters existed restarted
@@ -238,6 +230,11 @@ def _estimator_of(cls, manifest, network, directory, in_memory):
         estimator._check_network_and_budget()
         # prediction checks these too: a loaded estimator must be able to predict
         estimator._check_voting_parameters(warm=True)
+        if estimator.validation_fraction is None and not cross_fitted:
+            estimator._check_held_out_voting(
+                "the directory's fit had no held-out rows (validation_fraction=None"
+                " and no cross-fitting)"
+            )
     except (InvalidParameterError, ValueError) as error:
         raise SnapshotDirectoryError(
             f"{directory.manifest_path} records estimator parameters that are not"
