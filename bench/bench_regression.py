@@ -612,27 +612,18 @@ def build_report(meta, runs, warm_up_seconds, timing=None):
         ],
     )
 
-    diverged = {
-        name: sum(run["methods"]["independent"].get("diverged", 0) for run in group)
-        for name, group in by_dataset.items()
-    }
-    if any(diverged.values()):
-        report.line(
-            "Independent networks that diverged (left out of their average): "
-            + ", ".join(f"{name} {count}" for name, count in diverged.items() if count)
-            + "."
-        )
-
-    failed_fits = {
-        name: sum(bool(run["methods"]["ensemble"].get("diverged")) for run in group)
-        for name, group in by_dataset.items()
-    }
-    if any(failed_fits.values()):
-        report.line(
-            "Ensemble fits that diverged (counted as infinite RMSE): "
-            + ", ".join(f"{name} {n}" for name, n in failed_fits.items() if n)
-            + "."
-        )
+    report_divergences(
+        report,
+        by_dataset,
+        "independent",
+        "Independent networks that diverged (left out of their average)",
+    )
+    report_divergences(
+        report,
+        by_dataset,
+        "ensemble",
+        "Ensemble fits that diverged (counted as infinite RMSE)",
+    )
 
     report.heading("Acceptance")
     lower = sum(summary["lower_rmse"] for summary in summaries.values())
@@ -680,6 +671,21 @@ def build_report(meta, runs, warm_up_seconds, timing=None):
     if timing is not None:
         add_timing(report, timing)
     return report
+
+
+def report_divergences(report, by_dataset, method, what):
+    """A line counting, per data set, the diverged fits ``method`` recorded
+    (``"diverged"``: a count, or True for one fit); nothing if there were none."""
+    counts = {
+        name: sum(int(run["methods"][method].get("diverged", 0)) for run in group)
+        for name, group in by_dataset.items()
+    }
+    if any(counts.values()):
+        report.line(
+            f"{what}: "
+            + ", ".join(f"{name} {count}" for name, count in counts.items() if count)
+            + "."
+        )
 
 
 def add_timing(report, timing):
