@@ -83,6 +83,12 @@ __all__ = ["BaseSnapshotEnsemble", "extended_signature"]
 # threads of one process take turns, so that each gives what it gives alone.
 _FIT_LOCK = threading.RLock()
 
+#: Default ``clipnorm``: the norm each variable's gradient is clipped to. Far
+#: above what a healthy fit's gradients reach (it leaves them unchanged there),
+#: it stops the runaway steps that diverged on wide one-hot tables (user
+#: guide, "Why these defaults").
+CLIPNORM = 20.0
+
 
 def extended_signature(init, **parameters):
     """The signature of ``init`` with keyword-only ``parameters`` (name=default)
@@ -175,6 +181,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         "lr_max": [Interval(Real, 0, None, closed="neither")],
         "lr_min": [Interval(Real, 0, None, closed="left")],
         "momentum": [Interval(Real, 0, 1, closed="left")],
+        "clipnorm": [None, Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "n_members": [None, Interval(Integral, 1, None, closed="left")],
         "method": [StrOptions(set(METHODS))],
@@ -211,6 +218,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         lr_max=0.05,
         lr_min=0.0,
         momentum=0.9,
+        clipnorm=CLIPNORM,
         batch_size=32,
         n_members=None,
         member_order="newest",
@@ -240,6 +248,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         self.lr_max = lr_max
         self.lr_min = lr_min
         self.momentum = momentum
+        self.clipnorm = clipnorm
         self.batch_size = batch_size
         self.n_members = n_members
         self.member_order = member_order
@@ -414,13 +423,24 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
                     " compiled loop, not keras.Model.fit. Supported:"
                     f" {', '.join('fit__' + name for name in sorted(FIT_ARGUMENTS))}."
                 )
-        for name in ("learning_rate", "momentum"):
+        owners = {"learning_rate": "lr_max", "momentum": "momentum"}
+        for name, owner in {**owners, "clipnorm": "clipnorm"}.items():
             if name in optimizer_params:
-                owner = "lr_max" if name == "learning_rate" else "momentum"
+                owned = "the snapshot schedule owns it" if name in owners else (
+                    "the estimator's parameter of that name owns it"
+                )
                 raise ValueError(
-                    f"optimizer__{name} cannot be set: the snapshot schedule owns it."
+                    f"optimizer__{name} cannot be set: {owned}."
                     f" Set {owner} instead. Got optimizer__{name}="
                     f"{optimizer_params[name]!r}."
+                )
+        for name in ("clipvalue", "global_clipnorm"):
+            if name in optimizer_params and self.clipnorm is not None:
+                raise ValueError(
+                    f"optimizer__{name} clips the gradients as clipnorm does, and"
+                    " Keras takes only one rule: set clipnorm=None to use it."
+                    f" Got optimizer__{name}={optimizer_params[name]!r} with"
+                    f" clipnorm={self.clipnorm!r}."
                 )
 
     # -- task hooks -------------------------------------------------------------
@@ -559,7 +579,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
                 self._plan_fit(fit)
                 self._open_store(fit)
                 run = self._train(fit, shared_activation)
-            self._check_run(run)
+            self._check_run(run, len(fit.networks))
             self._record_fit(fit, run)
             self._finish_fit(fit)
         finally:
@@ -671,6 +691,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
             self.lr_min,
             self.momentum,
             routed_params(fit.params, "optimizer"),
+            clipnorm=None if self.clipnorm is None else float(self.clipnorm),
         )
 
     def _prepare_network(self, fit):
@@ -729,6 +750,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
             lr_max=float(self.lr_max),
             lr_min=float(self.lr_min),
             momentum=float(self.momentum),
+            clipnorm=None if self.clipnorm is None else float(self.clipnorm),
             n_samples=int(fit.X.shape[0]),
             data_sha256=_fingerprint(fit.X, fit.y_encoded, fit.sample_weight),
             seed=fit.seed,
@@ -828,14 +850,15 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
             ),
         )
 
-    def _check_run(self, run):
+    def _check_run(self, run, n_networks):
         if run.diverged or not all(
             np.isfinite(array).all() for weights in run.weights for array in weights
         ):
             raise ValueError(
                 "Training diverged: the loss or the weights became infinite or NaN"
-                f" in cycle {len(run.losses)}. Lower lr_max (got lr_max="
-                f"{self.lr_max!r}) or standardise the features."
+                f" in cycle {len(run.losses) // n_networks}. Lower"
+                f" lr_max (got lr_max={self.lr_max!r}) or clipnorm (got clipnorm="
+                f"{self.clipnorm!r}), or standardise the features."
             )
 
     def _collected_records(self, fit, run):

@@ -139,6 +139,14 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
         Rate the cosine falls towards at the end of every cycle.
     momentum : float, default=0.9
         Momentum of SGD, as in Huang et al. (2017).
+    clipnorm : float or None, default=20.0
+        Each weight tensor's gradient is scaled down to this norm when it is
+        larger (Keras' ``clipnorm``; of each network on its own). Healthy fits
+        stay far below it and train as unclipped; it stops the runaway steps
+        that made the unclipped defaults diverge on wide one-hot encoded tables
+        (user guide, "Why these defaults"). None: no clipping; then
+        ``optimizer__clipvalue`` or ``optimizer__global_clipnorm`` may clip
+        instead.
     batch_size : int, default=32
         Mini-batch size; clipped to the number of training samples.
     n_members : int or None, default=None

@@ -110,6 +110,9 @@ class FitPlan:
         Whether network k never trains on fold k of the rows (folds dealt from
         ``seed``, see :func:`cross_fit_folds`), so that every row has
         predictions of a network that did not train on it.
+    clipnorm : float or None
+        Norm each variable's gradient is clipped to; None: unclipped (and in
+        plans written before it was recorded).
 
     The defaults of the fields after ``seed`` are what a plan written before
     that field existed meant by its absence.
@@ -134,6 +137,7 @@ class FitPlan:
     init_scales: tuple | None = None
     n_networks: int = 1
     cross_fit: bool = False
+    clipnorm: float | None = None
 
     #: Fields that must agree for ``resume`` to continue a directory's run; the
     #: seed, the offsets and the scales are taken from the directory.
@@ -152,6 +156,7 @@ class FitPlan:
         "data_sha256",
         "n_networks",
         "cross_fit",
+        "clipnorm",
     )
 
     def __post_init__(self):
@@ -356,6 +361,7 @@ _FIELD_CHECKS = {
     ),
     "n_networks": _count(1, 1024),
     "cross_fit": lambda value: None if isinstance(value, bool) else "is not a boolean",
+    "clipnorm": lambda value: _real(value, optional=True, positive=True),
 }
 
 #: What a plan written before the restart fields existed says about restarts:

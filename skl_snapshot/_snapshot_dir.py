@@ -200,7 +200,12 @@ def _check_task(cls, manifest, directory):
 
 
 #: What a manifest written before these parameters existed meant by their absence.
-_ABSENT_PARAMETERS = {"n_networks": 1, "t_mult": 1.0, "cross_fit": "auto"}
+_ABSENT_PARAMETERS = {
+    "n_networks": 1,
+    "t_mult": 1.0,
+    "cross_fit": "auto",
+    "clipnorm": None,
+}
 
 
 def _estimator_of(cls, manifest, network, directory, in_memory, cross_fitted):
@@ -210,8 +215,8 @@ def _estimator_of(cls, manifest, network, directory, in_memory, cross_fitted):
     from sklearn.utils._param_validation import InvalidParameterError
 
     # directories written before the restart parameters existed restarted
-    # the learning rate only; those written before n_networks, t_mult and
-    # cross_fit trained one network on equal cycles
+    # the learning rate only; those written before n_networks, t_mult,
+    # cross_fit and clipnorm trained one network on equal cycles, unclipped
     recorded = {
         **RESTART_DEFAULTS,
         **_ABSENT_PARAMETERS,

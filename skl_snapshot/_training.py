@@ -83,12 +83,17 @@ class SnapshotRun:
     diverged: bool
 
 
-def make_optimizer(method, cycle_steps, lr_max, lr_min, momentum, optimizer_params):
-    """SGD with momentum driven by the cyclic schedule of ``method``.
+def make_optimizer(
+    method, cycle_steps, lr_max, lr_min, momentum, optimizer_params, clipnorm=None
+):
+    """SGD with momentum driven by the cyclic schedule of ``method``, each
+    variable's gradient clipped to norm ``clipnorm`` (Keras' ``clipnorm``).
 
     Returns the optimizer and its :class:`~skl_snapshot._schedules.CycleSchedule`.
     """
     schedule = CycleSchedule(method, cycle_steps, lr_max=lr_max, lr_min=lr_min)
+    if clipnorm is not None:
+        optimizer_params = {**optimizer_params, "clipnorm": clipnorm}
     optimizer = keras.optimizers.SGD(
         learning_rate=schedule, momentum=momentum, **optimizer_params
     )
@@ -316,11 +321,24 @@ def _sgd_updates(weights, momentums, gradients, rate, momentum):
     ]
 
 
+def _clipped(gradients, clipnorm, stacked):
+    """Keras' ``clipnorm``: each variable's gradient scaled down to norm at most
+    ``clipnorm`` (infinite: unclipped); ``stacked``, each network's slice on
+    its own, as Keras clips each network's variables when they train apart."""
+    clipped = []
+    for gradient in gradients:
+        axes = list(range(1, gradient.shape.rank)) if stacked else None
+        norm = tf.sqrt(tf.reduce_sum(tf.square(gradient), axis=axes, keepdims=True))
+        # min(1, c / norm) is 1 for c = inf and for norm = 0
+        clipped.append(gradient * tf.minimum(1.0, clipnorm / norm))
+    return clipped
+
+
 def _mlp_train_step(activation_function, weighted, loss, stacked):
     """One SGD step of the built-in network (of each stacked network) on the
     rows ``indices``; the loss sum (one per network)."""
 
-    def train_step(weights, momentums, data, indices, rate, momentum):
+    def train_step(weights, momentums, data, indices, rate, momentum, clipnorm):
         batch = [tf.gather(tensor, indices) for tensor in data]
         with tf.GradientTape() as tape:
             outputs = _mlp_outputs(activation_function, weights, batch[0], stacked)
@@ -338,7 +356,7 @@ def _mlp_train_step(activation_function, weighted, loss, stacked):
             else:
                 rows = tf.cast(tf.size(losses), losses.dtype)
                 loss_value = tf.math.divide_no_nan(tf.reduce_sum(losses), rows)
-        gradients = tape.gradient(loss_value, weights)
+        gradients = _clipped(tape.gradient(loss_value, weights), clipnorm, stacked)
         updates = _sgd_updates(weights, momentums, gradients, rate, momentum)
         with tf.control_dependencies(updates):
             return per_network * rows if stacked else loss_value * rows
@@ -367,6 +385,7 @@ def _trace_mlp_cycle_function(activation, weighted, loss, n_networks=None):
         n_epochs,
         seed,
         momentum,
+        clipnorm,
         schedule,
         excluded=None,
     ):
@@ -384,7 +403,7 @@ def _trace_mlp_cycle_function(activation, weighted, loss, n_networks=None):
             n_epochs,
             seed,
             lambda batch, step: train_step(
-                weights, momentums, data, batch, rates[step], momentum
+                weights, momentums, data, batch, rates[step], momentum, clipnorm
             ),
             n_networks=n_networks,
         )
@@ -452,6 +471,10 @@ def _shared_mlp_run(
     arguments = {
         "batch_size": tf.constant(batch_size, tf.int32),
         "momentum": tf.constant(optimizer.momentum, tf.float32),
+        # Keras' clipnorm, or none (an infinite norm leaves gradients as they are)
+        "clipnorm": tf.constant(
+            np.inf if optimizer.clipnorm is None else optimizer.clipnorm, tf.float32
+        ),
         "schedule": tuple(tf.constant(value) for value in schedule.tensors()),
     }
     arguments["excluded"] = None
@@ -583,6 +606,7 @@ def _mlp_run_signature(tensors, n_networks=None):
         "seed": tf.TensorSpec([], tf.int64),
         "batch_size": tf.TensorSpec([], tf.int32),
         "momentum": tf.TensorSpec([], tf.float32),
+        "clipnorm": tf.TensorSpec([], tf.float32),
         "schedule": (vector, vector, tf.TensorSpec([], tf.float32), vector, vector),
     }
 
