@@ -181,7 +181,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         "lr_max": [Interval(Real, 0, None, closed="neither")],
         "lr_min": [Interval(Real, 0, None, closed="left")],
         "momentum": [Interval(Real, 0, 1, closed="left")],
-        "clipnorm": [None, Interval(Real, 0, None, closed="neither")],
+        "clipnorm": [None, Interval(Real, 0, np.inf, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "n_members": [None, Interval(Integral, 1, None, closed="left")],
         "method": [StrOptions(set(METHODS))],
@@ -423,16 +423,17 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
                     " compiled loop, not keras.Model.fit. Supported:"
                     f" {', '.join('fit__' + name for name in sorted(FIT_ARGUMENTS))}."
                 )
-        owners = {"learning_rate": "lr_max", "momentum": "momentum"}
-        for name, owner in {**owners, "clipnorm": "clipnorm"}.items():
+        # optimizer argument: (the parameter that owns it, why)
+        owned = {
+            "learning_rate": ("lr_max", "the snapshot schedule owns it"),
+            "momentum": ("momentum", "the snapshot schedule owns it"),
+            "clipnorm": ("clipnorm", "the estimator's parameter of that name owns it"),
+        }
+        for name, (owner, why) in owned.items():
             if name in optimizer_params:
-                owned = "the snapshot schedule owns it" if name in owners else (
-                    "the estimator's parameter of that name owns it"
-                )
                 raise ValueError(
-                    f"optimizer__{name} cannot be set: {owned}."
-                    f" Set {owner} instead. Got optimizer__{name}="
-                    f"{optimizer_params[name]!r}."
+                    f"optimizer__{name} cannot be set: {why}. Set {owner} instead."
+                    f" Got optimizer__{name}={optimizer_params[name]!r}."
                 )
         for name in ("clipvalue", "global_clipnorm"):
             if name in optimizer_params and self.clipnorm is not None:

@@ -115,9 +115,9 @@ def test_the_lock_is_released_after_a_failed_fit(blobs, tmp_path):
     X, y, _, _ = blobs
     directory = tmp_path / "run"
     with pytest.raises(ValueError, match="lr_max"):
-        fast_classifier(
-            snapshot_dir=directory, lr_max=1e9, clipnorm=None, **SMALL
-        ).fit(X, y)
+        fast_classifier(snapshot_dir=directory, lr_max=1e9, clipnorm=None, **SMALL).fit(
+            X, y
+        )
     _DirectoryLock(os.fspath(directory)).acquire().release()
 
 
