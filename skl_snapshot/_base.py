@@ -751,7 +751,8 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
             lr_max=float(self.lr_max),
             lr_min=float(self.lr_min),
             momentum=float(self.momentum),
-            clipnorm=None if self.clipnorm is None else float(self.clipnorm),
+            # as the optimizer clips (optimizer__clipnorm is refused)
+            clipnorm=fit.optimizer.clipnorm,
             n_samples=int(fit.X.shape[0]),
             data_sha256=_fingerprint(fit.X, fit.y_encoded, fit.sample_weight),
             seed=fit.seed,

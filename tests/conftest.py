@@ -28,6 +28,21 @@ _FAST = {
 }
 
 
+def old_plan_record():
+    """The fields of a FitPlan that every plan on disk has: one written before
+    the optional fields existed."""
+    return {
+        "epochs": 4,
+        "n_cycles": 2,
+        "cycle_epochs": [2, 2],
+        "batch_size": 8,
+        "lr_max": 0.1,
+        "lr_min": 0.0,
+        "n_samples": 40,
+        "seed": 0,
+    }
+
+
 def fast_regressor(**params):
     """A small, quick regressor: a few epochs of a narrow network."""
     return SnapshotEnsembleRegressor(**{**_FAST, **params})

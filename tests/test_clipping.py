@@ -8,7 +8,14 @@ from sklearn.utils._param_validation import InvalidParameterError
 from skl_snapshot import SnapshotEnsembleClassifier, SnapshotEnsembleRegressor
 from skl_snapshot._plan import FitPlan
 
-from .conftest import _blobs, _linear, fast_classifier, fast_regressor, output
+from .conftest import (
+    _blobs,
+    _linear,
+    fast_classifier,
+    fast_regressor,
+    old_plan_record,
+    output,
+)
 
 TASKS = {
     "classifier": (fast_classifier, _blobs),
@@ -89,16 +96,7 @@ def test_clipnorm_owns_the_optimizer_s_clipping(task):
 def test_the_plan_records_clipnorm():
     """A run resumes only with the norm it trained with; a plan written before
     clipnorm existed trained unclipped."""
-    record = {
-        "epochs": 4,
-        "n_cycles": 2,
-        "cycle_epochs": [2, 2],
-        "batch_size": 8,
-        "lr_max": 0.1,
-        "lr_min": 0.0,
-        "n_samples": 40,
-        "seed": 0,
-    }
+    record = old_plan_record()
     old = FitPlan.from_json(record)
     assert old.clipnorm is None
     clipped = FitPlan.from_json({**record, "clipnorm": 20.0})

@@ -18,6 +18,7 @@ from .conftest import (
     _linear,
     fast_classifier,
     fast_regressor,
+    old_plan_record,
     output,
     staged_output,
 )
@@ -215,18 +216,7 @@ def test_the_defaults_cross_fit_four_networks_on_growing_cycles(Estimator):
     assert (params["n_networks"], params["cross_fit"]) == (4, "auto")
     assert (params["epochs"], params["n_cycles"], params["t_mult"]) == (128, 7, 2.0)
     assert params["member_weights"] == "auto"
-    plan = FitPlan.from_json(
-        {
-            "epochs": 4,
-            "n_cycles": 2,
-            "cycle_epochs": [2, 2],
-            "batch_size": 8,
-            "lr_max": 0.1,
-            "lr_min": 0.0,
-            "n_samples": 40,
-            "seed": 0,
-        }
-    )
+    plan = FitPlan.from_json(old_plan_record())
     assert (plan.n_networks, plan.cross_fit, plan.epoch_rows) == (1, False, 40)
     record = {**plan.to_json(), "n_networks": 41, "cross_fit": True}
     with pytest.raises(ValueError, match="a row in every network's fold"):
