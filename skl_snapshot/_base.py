@@ -44,8 +44,10 @@ from ._members import (
 from ._network import (
     MemberPredictor,
     MLPForward,
+    WeightsOnlyNetwork,
     average_weights,
     build_mlp,
+    fresh_initial_weights,
     recompute_batch_norm,
 )
 from ._parallel import configure_tensorflow_threads, distribution_strategy
@@ -576,7 +578,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
                 seeded(fit.seed, tensorflow=shared_activation is None),
                 retracing_warnings_silenced(),
             ):
-                self._prepare_network(fit)
+                self._prepare_network(fit, shared_activation)
                 self._plan_fit(fit)
                 self._open_store(fit)
                 run = self._train(fit, shared_activation)
@@ -695,11 +697,16 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
             clipnorm=None if self.clipnorm is None else float(self.clipnorm),
         )
 
-    def _prepare_network(self, fit):
+    def _prepare_network(self, fit, shared_activation=None):
         """Stage 5: the networks, new or (warm start) the fitted ones continued.
 
         ``fit.network`` is the first of the ``n_networks`` networks: the one the
-        directory's architecture and the predictor describe.
+        directory's architecture and the predictor describe. The built-in
+        network trained in memory through the shared function
+        (``shared_activation``) needs the others only as their weights
+        (:class:`~skl_snapshot._network.WeightsOnlyNetwork`), drawn as building
+        them would draw them; a snapshot directory saves each network's weights
+        and the optimizer state with Keras, so it gets Keras networks.
         """
         compile_kwargs = {
             "optimizer": fit.optimizer,
@@ -714,10 +721,22 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
                 fit.network, _output_units(fit.network, fit.X), loss, fit.target, fit.y
             )
         # each network its own initialisation, drawn after the first's
-        fit.networks = [fit.network] + [
-            self._build_network(fit.meta, compile_kwargs)
-            for _ in range(self.n_networks - 1)
-        ]
+        if (
+            shared_activation is not None
+            and self.snapshot_dir is None
+            and not isinstance(
+                getattr(self, "snapshot_weights_", None), SnapshotWeights
+            )
+        ):
+            fit.networks = [fit.network] + [
+                WeightsOnlyNetwork(fresh_initial_weights(fit.network))
+                for _ in range(self.n_networks - 1)
+            ]
+        else:
+            fit.networks = [fit.network] + [
+                self._build_network(fit.meta, compile_kwargs)
+                for _ in range(self.n_networks - 1)
+            ]
         if fit.warm:
             # the networks continue from the newest cycle's snapshots
             first = self.n_snapshots_ - self.n_networks

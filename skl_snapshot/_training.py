@@ -540,13 +540,31 @@ class _StackedNetworks:
     Each layer's weights of the K networks become one variable with a leading
     axis of K, which the shared function trains in batched operations, each
     network on its own mini-batches (data order of ``seed + k``). ``load``
-    fills the stacked variables from the networks and the optimizer before a
-    call and ``store`` writes them back after it, so that between cycles the K
-    Keras networks and the optimizer hold the state: snapshots, restarts and
-    the optimizer state saved for resuming see them as if trained one by one.
+    fills the stacked weights from the networks before a call and ``store``
+    writes them back after it, so that between cycles the networks hold the
+    state: snapshots and restarts see them as if trained one by one.
+
+    When every network is a Keras network (a snapshot directory saves each
+    one's weights and the optimizer's state for resuming), the optimizer's
+    momentum goes in and out with them. Otherwise the networks after the
+    first are :class:`~skl_snapshot._network.WeightsOnlyNetwork`: nothing
+    outside the fit reads the momentum, which then stays in the stacked
+    variables from the first cycle to the last.
     """
 
     def __init__(self, networks, optimizer, with_momentum):
+        self._networks = networks
+        self._all_keras = all(isinstance(n, keras.Model) for n in networks)
+        if not self._all_keras:
+            self.weights = [
+                tf.Variable(value) for value in self._stacked_network_weights()
+            ]
+            self.momentums = (
+                [tf.Variable(tf.zeros_like(w)) for w in self.weights]
+                if with_momentum
+                else []
+            )
+            return
         per_network = [
             [variable.value for variable in network.trainable_variables]
             for network in networks
@@ -565,11 +583,31 @@ class _StackedNetworks:
             ]
             self._pairs.append((self.momentums, sources))
 
+    def _stacked_network_weights(self):
+        per_network = [
+            [np.asarray(variable.numpy()) for variable in network.trainable_variables]
+            for network in self._networks
+        ]
+        return [np.stack(layer) for layer in zip(*per_network, strict=True)]
+
     def load(self):
+        if not self._all_keras:
+            stacked = self._stacked_network_weights()
+            for variable, value in zip(self.weights, stacked, strict=True):
+                variable.assign(value)
+            return
         for stacked, sources in self._pairs:
             _stack_into(stacked, sources)
 
     def store(self):
+        if not self._all_keras:
+            values = [variable.numpy() for variable in self.weights]
+            for k, network in enumerate(self._networks):
+                for variable, value in zip(
+                    network.trainable_variables, values, strict=True
+                ):
+                    variable.assign(value[k])
+            return
         for stacked, sources in self._pairs:
             _unstack_into(stacked, sources)
 
@@ -755,11 +793,13 @@ def _cycle_runner(
 ):
     """``run(first_epoch, n_epochs, seed)`` training ``networks`` on ``arrays``:
     the shared function of the built-in network, or one traced for these."""
-    for network in networks:
+    # weights-only networks (see _StackedNetworks) have no optimizer state
+    keras_networks = [n for n in networks if isinstance(n, keras.Model)]
+    for network in keras_networks:
         # compile only attaches the loss (for compute_loss) and the optimizer
         network.compile(optimizer=optimizer, loss=loss)
     if not optimizer.built:
-        optimizer.build(all_variables(networks))
+        optimizer.build(all_variables(keras_networks))
     tensors = tuple(tf.constant(array) for array in arrays)
     if built_in_activation is None:
         return _cycle_function(

@@ -57,6 +57,59 @@ def test_stacked_training_equals_the_keras_training_of_the_same_networks(task):
     )
 
 
+def test_networks_held_as_weights_train_as_keras_networks_do(task, tmp_path):
+    """In memory, the networks after the first are weights only (no Keras
+    network is built for them); a snapshot directory gets Keras networks. Both
+    start from the same weights and train to the same snapshots, exactly."""
+    make, (X, y, X_test, _) = task
+    in_memory = make(n_networks=3, epochs=8, n_cycles=4).fit(X, y)
+    on_disk = make(n_networks=3, epochs=8, n_cycles=4, snapshot_dir=tmp_path / "r")
+    on_disk.fit(X, y)
+    assert in_memory.n_snapshots_ == on_disk.n_snapshots_ == 12
+    for ours, theirs in zip(
+        in_memory.snapshot_weights_, on_disk.snapshot_weights_, strict=True
+    ):
+        for a, b in zip(ours, theirs, strict=True):
+            np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(output(in_memory, X_test), output(on_disk, X_test))
+
+
+def test_fresh_initial_weights_are_those_of_a_newly_built_network():
+    import random
+
+    from skl_snapshot import build_mlp
+    from skl_snapshot._network import fresh_initial_weights
+
+    meta = {"n_features_in_": 5, "n_classes_": 3}
+    random.seed(7)
+    first = build_mlp((8, 4), "relu", meta)
+    built = build_mlp((8, 4), "relu", meta)
+    random.seed(7)
+    again = build_mlp((8, 4), "relu", meta)
+    drawn = fresh_initial_weights(again)
+    assert [a.shape for a in drawn] == [a.shape for a in built.get_weights()]
+    for a, b in zip(drawn, built.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(again.get_weights(), first.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # a second draw is a new network, not the same one again
+    assert not np.array_equal(fresh_initial_weights(again)[0], drawn[0])
+
+
+def test_a_weights_only_network_refuses_weights_of_another_shape():
+    from skl_snapshot._network import WeightsOnlyNetwork
+
+    network = WeightsOnlyNetwork([np.zeros((2, 3)), np.zeros(3)])
+    with pytest.raises(ValueError, match="Expected 2 weight arrays. Got 1"):
+        network.set_weights([np.ones((2, 3))])
+    with pytest.raises(ValueError, match=r"shape \(3,\). Got \(4,\)"):
+        network.set_weights([np.ones((2, 3)), np.ones(4)])
+    network.set_weights([np.ones((2, 3)), np.ones(3)])
+    copy = network.get_weights()
+    copy[0][0, 0] = 5.0
+    np.testing.assert_array_equal(network.get_weights()[0], np.ones((2, 3)))
+
+
 def test_every_network_gives_a_snapshot_per_cycle(task):
     make, (X, y, X_test, _) = task
     estimator = make(n_networks=3, cross_fit=False).fit(X, y)

@@ -97,3 +97,28 @@ def test_fits_in_threads_equal_fits_alone(blobs):
         )
     for got, expected in zip(threaded, alone, strict=True):
         np.testing.assert_array_equal(got, expected)
+
+
+def test_the_numpy_forward_pass_runs_on_one_blas_thread():
+    """The ensemble's NumPy inference limits BLAS to one thread while it runs
+    (a second one waits for a core right after training) and gives the limit
+    back after, even when the pass fails."""
+    from threadpoolctl import threadpool_info
+
+    from skl_snapshot._network import one_blas_thread
+
+    def blas_threads():
+        return {
+            info["filepath"]: info["num_threads"]
+            for info in threadpool_info()
+            if info["user_api"] == "blas"
+        }
+
+    before = blas_threads()
+    with one_blas_thread():
+        assert set(blas_threads().values()) <= {1}
+    assert blas_threads() == before
+    with pytest.raises(RuntimeError, match="inside"):
+        with one_blas_thread():
+            raise RuntimeError("inside")
+    assert blas_threads() == before
