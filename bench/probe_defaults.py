@@ -58,6 +58,12 @@ CANDIDATES = {
     "K4 128/7 x2": {"n_networks": 4, "epochs": 128, "n_cycles": 7, "t_mult": 2.0},
     "K4 80/8": {"n_networks": 4, "epochs": 80, "n_cycles": 8, "t_mult": 1.0},
     "K8 128/7 x2": {"n_networks": 8, "epochs": 128, "n_cycles": 7, "t_mult": 2.0},
+    "defaults": {},
+    "defaults, hidden (100,)": {"hidden_layer_sizes": (100,)},
+    "defaults, lr_max 0.02": {"lr_max": 0.02},
+    "defaults, epochs 256 in 8": {"epochs": 256, "n_cycles": 8},
+    "defaults, K8": {"n_networks": 8},
+    "defaults, weight decay 1e-3": {"optimizer__weight_decay": 1e-3},
 }
 
 

@@ -190,7 +190,8 @@ _NUMPY_ACTIVATIONS = {
 _BLOCK_VALUES = 1 << 20
 
 _BLAS_CONTROLLER = None
-_BLAS_CONTROLLER_LOCK = threading.Lock()
+_BLAS_LIMIT = {"depth": 0, "limiter": None}
+_BLAS_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -204,14 +205,26 @@ def one_blas_thread():
     member's pass over 10,000 rows of 20 features took 14.6 ms with OpenBLAS'
     two threads against 1.4 ms with one (2 cores). The controller is made once
     (about 9 ms); each limit then costs microseconds.
+
+    The limit is process-wide, so overlapping contexts (predictions from
+    several threads) share one: the first sets it, the last gives the original
+    limits back.
     """
     global _BLAS_CONTROLLER
-    with _BLAS_CONTROLLER_LOCK:
+    with _BLAS_LOCK:
         if _BLAS_CONTROLLER is None:
             _BLAS_CONTROLLER = ThreadpoolController()
-        controller = _BLAS_CONTROLLER
-    with controller.limit(limits=1, user_api="blas"):
+        if _BLAS_LIMIT["depth"] == 0:
+            _BLAS_LIMIT["limiter"] = _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+        _BLAS_LIMIT["depth"] += 1
+    try:
         yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_LIMIT["depth"] -= 1
+            if _BLAS_LIMIT["depth"] == 0:
+                _BLAS_LIMIT.pop("limiter").restore_original_limits()
+                _BLAS_LIMIT["limiter"] = None
 
 
 class MLPForward:

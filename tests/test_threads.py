@@ -122,3 +122,12 @@ def test_the_numpy_forward_pass_runs_on_one_blas_thread():
         with one_blas_thread():
             raise RuntimeError("inside")
     assert blas_threads() == before
+    # overlapping contexts (two threads' predictions): the last one out
+    # gives the original limits back, not the first one's view of them
+    first, second = one_blas_thread(), one_blas_thread()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert set(blas_threads().values()) <= {1}
+    second.__exit__(None, None, None)
+    assert blas_threads() == before
