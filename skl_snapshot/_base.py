@@ -844,7 +844,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
                 else store.writer(fit.networks, fit.optimizer, fit.plan.epoch_offset)
             ),
             built_in_activation=shared_activation,
-            restart=self._restarter(fit.networks, fit.plan),
+            restart=self._restarter(fit.plan),
             restart_first_cycle=fit.warm,
             previous_loss=(
                 [record["loss"] for record in fit.records[-self.n_networks :]]
@@ -969,9 +969,10 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
             vars(self).update(evaluation)
 
     @staticmethod
-    def _restarter(networks, plan):
-        """``restart(cycle, previous_losses)`` for ``train_snapshots``, or None if
-        no restart of this plan can shrink and perturb the weights.
+    def _restarter(plan):
+        """``restart(cycle, previous_losses, networks)`` for
+        ``train_snapshots``, or None if no restart of this plan can shrink and
+        perturb the weights.
 
         Each network restarts on its own previous loss, with noise drawn from
         the index its snapshot of this cycle will have.
@@ -979,7 +980,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         if not plan.perturbs_at_restart(previous_loss=0.0):
             return None
 
-        def restart(cycle, previous_losses):
+        def restart(cycle, previous_losses, networks):
             losses = previous_losses or [None] * len(networks)
             for k, (network, loss) in enumerate(zip(networks, losses, strict=True)):
                 if plan.perturbs_at_restart(loss):

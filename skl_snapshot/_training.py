@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from ._callbacks import SnapshotRecorder
+from ._network import WeightsOnlyNetwork
 from ._parallel import distribution_strategy
 from ._schedules import CycleSchedule
 
@@ -555,6 +556,7 @@ class _StackedNetworks:
     def __init__(self, networks, optimizer, with_momentum):
         self._networks = networks
         self._all_keras = all(isinstance(n, keras.Model) for n in networks)
+        self._stored = None
         if not self._all_keras:
             self.weights = [
                 tf.Variable(value) for value in self._stacked_network_weights()
@@ -590,8 +592,22 @@ class _StackedNetworks:
         ]
         return [np.stack(layer) for layer in zip(*per_network, strict=True)]
 
+    def _arrays(self):
+        return [
+            [variable.numpy() for variable in network.trainable_variables]
+            for network in self._networks
+        ]
+
     def load(self):
         if not self._all_keras:
+            held = self._arrays()
+            if self._stored is not None and all(
+                a is b
+                for now, then in zip(held, self._stored, strict=True)
+                for a, b in zip(now, then, strict=True)
+            ):
+                # the arrays the last store wrote, untouched by any restart
+                return
             stacked = self._stacked_network_weights()
             for variable, value in zip(self.weights, stacked, strict=True):
                 variable.assign(value)
@@ -607,6 +623,9 @@ class _StackedNetworks:
                     network.trainable_variables, values, strict=True
                 ):
                     variable.assign(value[k])
+            # a Keras network's numpy() is a new array at every call, so that
+            # one loads again whatever happened
+            self._stored = self._arrays()
             return
         for stacked, sources in self._pairs:
             _unstack_into(stacked, sources)
@@ -713,12 +732,20 @@ def train_snapshots(
     ``optimizer__`` arguments): it then trains through the shared function of
     :func:`_shared_mlp_run` instead of a newly traced one.
 
-    ``restart(cycle, previous_losses)``, if given, is called before every cycle
-    but the first (and before the first too with ``restart_first_cycle``): the
-    warm restarts. ``previous_losses`` holds each network's mean training loss
-    over the cycle before; for the first cycle run here, the caller's
+    ``restart(cycle, previous_losses, networks)``, if given, is called before
+    every cycle but the first (and before the first too with
+    ``restart_first_cycle``): the warm restarts of ``networks``, those that
+    train (see below). ``previous_losses`` holds each network's mean training
+    loss over the cycle before; for the first cycle run here, the caller's
     ``previous_loss`` (those of the last cycle of an interrupted or earlier fit,
     or None).
+
+    When the networks after the first are weights only
+    (:class:`~skl_snapshot._network.WeightsOnlyNetwork`, see
+    :class:`_StackedNetworks`) and no user callback looks at the first one
+    during training, the first trains as its weights too, and its Keras network
+    gets them once, at the end: between cycles the stacked weights then go out
+    to arrays alone, and come back in only after a restart changed them.
 
     ``excluded`` (networks, rows), if given, marks with 1 the rows of each
     network's fold, which it never trains on (cross-fitting).
@@ -727,6 +754,10 @@ def train_snapshots(
     """
     network = networks[0]
     cycle_epochs = list(plan.cycle_epochs)
+    user_callbacks = list(fit_params.get("callbacks") or [])
+    training = networks
+    if isinstance(networks[-1], WeightsOnlyNetwork) and not user_callbacks:
+        training = [WeightsOnlyNetwork(network.get_weights()), *networks[1:]]
     run = _cycle_runner(
         networks,
         optimizer,
@@ -736,6 +767,7 @@ def train_snapshots(
         plan.batch_size,
         built_in_activation,
         excluded,
+        training=training,
     )
     recorder = SnapshotRecorder(
         cycle_epochs,
@@ -746,11 +778,11 @@ def train_snapshots(
         keep_weights=keep_weights,
         on_snapshot=on_snapshot,
         first_cycle=first_cycle,
-        networks=networks,
+        networks=training,
     )
     # the user's callbacks see the first network, and each cycle as an epoch
     callbacks = keras.callbacks.CallbackList(
-        [recorder, *(fit_params.get("callbacks") or [])],
+        [recorder, *user_callbacks],
         model=network,
         epochs=len(cycle_epochs),
     )
@@ -758,7 +790,7 @@ def train_snapshots(
     callbacks.on_train_begin()
     for cycle in range(first_cycle, len(cycle_epochs)):
         if restart is not None and (cycle > 0 or restart_first_cycle):
-            restart(cycle, previous_loss)
+            restart(cycle, previous_loss, training)
         callbacks.on_epoch_begin(cycle)
         previous_loss = _run_cycle(run, cycle_epochs, cycle, plan.seed, plan.epoch_rows)
         # the user's callbacks see the networks' mean loss
@@ -766,6 +798,8 @@ def train_snapshots(
         callbacks.on_epoch_end(cycle, logs)
         if network.stop_training:
             break
+    if training[0] is not network:
+        network.set_weights(training[0].get_weights())
     callbacks.on_train_end()
     return _snapshot_run(recorder, optimizer, schedule, cycle_epochs, first_cycle)
 
@@ -790,9 +824,12 @@ def _cycle_runner(
     batch_size,
     built_in_activation,
     excluded=None,
+    training=None,
 ):
     """``run(first_epoch, n_epochs, seed)`` training ``networks`` on ``arrays``:
-    the shared function of the built-in network, or one traced for these."""
+    the shared function of the built-in network, or one traced for these.
+    ``training`` (the built-in network only) holds the networks as they train,
+    if not ``networks`` themselves (see :func:`train_snapshots`)."""
     # weights-only networks (see _StackedNetworks) have no optimizer state
     keras_networks = [n for n in networks if isinstance(n, keras.Model)]
     for network in keras_networks:
@@ -811,7 +848,7 @@ def _cycle_runner(
             excluded,
         )
     return _shared_mlp_run(
-        networks,
+        training or networks,
         optimizer,
         schedule,
         tensors,

@@ -57,21 +57,52 @@ def test_stacked_training_equals_the_keras_training_of_the_same_networks(task):
     )
 
 
+class _FirstNetworkWeights(keras.callbacks.Callback):
+    """Records the first network's weights as the user's callbacks see them."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seen.append([w.copy() for w in self.model.get_weights()])
+
+
 def test_networks_held_as_weights_train_as_keras_networks_do(task, tmp_path):
     """In memory, the networks after the first are weights only (no Keras
-    network is built for them); a snapshot directory gets Keras networks. Both
-    start from the same weights and train to the same snapshots, exactly."""
+    network is built for them), and without user callbacks the first trains as
+    its weights too; a snapshot directory gets Keras networks. All start from
+    the same weights and train to the same snapshots, exactly, restarts (every
+    cycle here) included, and a user's callback sees the first network's
+    weights of each cycle."""
     make, (X, y, X_test, _) = task
-    in_memory = make(n_networks=3, epochs=8, n_cycles=4).fit(X, y)
-    on_disk = make(n_networks=3, epochs=8, n_cycles=4, snapshot_dir=tmp_path / "r")
-    on_disk.fit(X, y)
-    assert in_memory.n_snapshots_ == on_disk.n_snapshots_ == 12
-    for ours, theirs in zip(
-        in_memory.snapshot_weights_, on_disk.snapshot_weights_, strict=True
-    ):
-        for a, b in zip(ours, theirs, strict=True):
+    params = {
+        "n_networks": 3,
+        "epochs": 8,
+        "n_cycles": 4,
+        "restart_loss_threshold": None,
+    }
+    in_memory = make(**params).fit(X, y)
+    on_disk = make(**params, snapshot_dir=tmp_path / "r").fit(X, y)
+    watcher = _FirstNetworkWeights()
+    watched = make(**params, fit__callbacks=[watcher]).fit(X, y)
+    assert in_memory.snapshot_perturbed_[3:].all()
+    for fitted in (on_disk, watched):
+        assert fitted.n_snapshots_ == in_memory.n_snapshots_ == 12
+        for ours, theirs in zip(
+            in_memory.snapshot_weights_, fitted.snapshot_weights_, strict=True
+        ):
+            for a, b in zip(ours, theirs, strict=True):
+                np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(output(in_memory, X_test), output(fitted, X_test))
+    # the callback saw network 0's snapshot of every cycle
+    for cycle, seen in enumerate(watcher.seen):
+        for a, b in zip(seen, in_memory.snapshot_weights_[3 * cycle], strict=True):
             np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(output(in_memory, X_test), output(on_disk, X_test))
+    # after the fit, the first Keras network holds its final weights
+    final = in_memory._get_predictor().network.get_weights()
+    for a, b in zip(final, in_memory.snapshot_weights_[9], strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_fresh_initial_weights_are_those_of_a_newly_built_network():
