@@ -223,7 +223,7 @@ def one_blas_thread():
         with _BLAS_LOCK:
             _BLAS_LIMIT["depth"] -= 1
             if _BLAS_LIMIT["depth"] == 0:
-                _BLAS_LIMIT.pop("limiter").restore_original_limits()
+                _BLAS_LIMIT["limiter"].restore_original_limits()
                 _BLAS_LIMIT["limiter"] = None
 
 

@@ -558,9 +558,7 @@ class _StackedNetworks:
         self._all_keras = all(isinstance(n, keras.Model) for n in networks)
         self._stored = None
         if not self._all_keras:
-            self.weights = [
-                tf.Variable(value) for value in self._stacked_network_weights()
-            ]
+            self.weights = [tf.Variable(value) for value in _stacked(self._arrays())]
             self.momentums = (
                 [tf.Variable(tf.zeros_like(w)) for w in self.weights]
                 if with_momentum
@@ -585,13 +583,6 @@ class _StackedNetworks:
             ]
             self._pairs.append((self.momentums, sources))
 
-    def _stacked_network_weights(self):
-        per_network = [
-            [np.asarray(variable.numpy()) for variable in network.trainable_variables]
-            for network in self._networks
-        ]
-        return [np.stack(layer) for layer in zip(*per_network, strict=True)]
-
     def _arrays(self):
         return [
             [variable.numpy() for variable in network.trainable_variables]
@@ -608,8 +599,7 @@ class _StackedNetworks:
             ):
                 # the arrays the last store wrote, untouched by any restart
                 return
-            stacked = self._stacked_network_weights()
-            for variable, value in zip(self.weights, stacked, strict=True):
+            for variable, value in zip(self.weights, _stacked(held), strict=True):
                 variable.assign(value)
             return
         for stacked, sources in self._pairs:
@@ -629,6 +619,11 @@ class _StackedNetworks:
             return
         for stacked, sources in self._pairs:
             _unstack_into(stacked, sources)
+
+
+def _stacked(per_network):
+    """Each layer's arrays of the networks (a list per network), stacked."""
+    return [np.stack(layer) for layer in zip(*per_network, strict=True)]
 
 
 # One graph each for every architecture: eager, the 2 x K x layers slices and
