@@ -20,6 +20,7 @@ _PUBLIC_NAMES = {
     "CyclicCosineAnnealing": "._schedules",
     "EnsembleSizeDisplay": "._plotting",
     "LearningRateDisplay": "._plotting",
+    "SnapshotEnsembleCallback": "._ensemble_callback",
     "SnapshotEnsembleClassifier": "._classifier",
     "SnapshotEnsembleRegressor": "._regressor",
     "SnapshotDirectoryError": "._persistence",

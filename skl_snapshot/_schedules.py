@@ -241,28 +241,43 @@ class CycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
     from the iteration counter (``__call__``, as a Keras schedule) and as
     tensors (:meth:`tensors`, for the shared compiled training function); the
     three compute the same float32 expression.
+
+    ``shape="triangular"`` makes every cycle a triangle that peaks at
+    ``lr_max``: Smith's (2017) triangular cyclical rate, whatever the method.
     """
 
-    def __init__(self, method, cycle_lengths, lr_max, lr_min=0.0):
+    def __init__(self, method, cycle_lengths, lr_max, lr_min=0.0, shape=None):
         lengths = _check_cycle_lengths(cycle_lengths)
         _check_rates(lr_max, lr_min)
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}. Got {method!r}.")
+        if shape not in (None, "cosine", "triangular"):
+            raise ValueError(
+                f"shape must be None, 'cosine' or 'triangular'. Got shape={shape!r}."
+            )
         self.method = method
         self.cycle_lengths = [int(length) for length in lengths]
         self.lr_max = float(lr_max)
         self.lr_min = float(lr_min)
+        self.shape = shape
+
+    def _peaks(self):
+        """Per cycle: the peak rate (float64) and 1.0 for a triangle."""
+        n_cycles = len(self.cycle_lengths)
+        triangle = np.zeros(n_cycles, dtype=np.float32)
+        peaks = np.full(n_cycles, self.lr_max)
+        if self.shape == "triangular":
+            triangle[:] = 1.0
+        elif self.shape is None and self.method != "snapshot":
+            triangle[1:] = 1.0
+            peaks[1:] = self.lr_max / 2
+        return peaks, triangle
 
     def _cycles(self):
         """Per cycle: start, length, peak - lr_min, and 1.0 for a triangle."""
         lengths = np.asarray(self.cycle_lengths, dtype=np.float32)
         starts = np.concatenate([[0.0], np.cumsum(lengths)[:-1]]).astype(np.float32)
-        n_cycles = len(lengths)
-        triangle = np.zeros(n_cycles, dtype=np.float32)
-        peaks = np.full(n_cycles, self.lr_max)
-        if self.method != "snapshot":
-            triangle[1:] = 1.0
-            peaks[1:] = self.lr_max / 2
+        peaks, triangle = self._peaks()
         ranges = (peaks - self.lr_min).astype(np.float32)
         return starts, lengths, ranges, triangle
 
@@ -295,12 +310,10 @@ class CycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
         The cosine cycles are :func:`cyclic_cosine_annealing`'s formula.
         """
         step = np.asarray(step)
-        triangle = self.tensors()[-1]
+        peaks, triangle = self._peaks()
         # integer bounds: float32 ones would misplace cycles past 2**24 steps
         lengths = np.asarray(self.cycle_lengths, dtype=np.int64)
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        peaks = np.full(len(lengths), self.lr_max)
-        peaks[triangle > 0.5] = self.lr_max / 2
         cycle = np.searchsorted(starts, step, side="right") - 1
         position = np.minimum((step - starts[cycle]) / lengths[cycle], 1.0)
         amplitude = peaks[cycle] - self.lr_min
@@ -318,9 +331,12 @@ class CycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
         )
 
     def get_config(self):
-        return {
+        config = {
             "method": self.method,
             "cycle_lengths": list(self.cycle_lengths),
             "lr_max": self.lr_max,
             "lr_min": self.lr_min,
         }
+        if self.shape is not None:
+            config["shape"] = self.shape
+        return config
