@@ -178,6 +178,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "n_cycles": [Interval(Integral, 1, None, closed="left")],
         "t_mult": [Interval(Real, 1, None, closed="left")],
+        "schedule": [StrOptions({"cosine", "triangular"})],
         "n_networks": [Interval(Integral, 1, None, closed="left")],
         "cross_fit": ["boolean", StrOptions({"auto"})],
         "lr_max": [Interval(Real, 0, None, closed="neither")],
@@ -211,6 +212,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         epochs=128,
         n_cycles=7,
         t_mult=2.0,
+        schedule="cosine",
         n_networks=4,
         cross_fit="auto",
         method="snapshot",
@@ -241,6 +243,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         self.epochs = epochs
         self.n_cycles = n_cycles
         self.t_mult = t_mult
+        self.schedule = schedule
         self.n_networks = n_networks
         self.cross_fit = cross_fit
         self.method = method
@@ -347,6 +350,12 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
             raise ValueError(
                 "hidden_layer_sizes must be a sequence of ints >= 1. Got"
                 f" hidden_layer_sizes={self.hidden_layer_sizes!r}."
+            )
+        if self.schedule == "triangular" and self.method != "snapshot":
+            raise ValueError(
+                "schedule='triangular' shapes the cycles of method='snapshot';"
+                " fge and swa have their own cycles. Got"
+                f" schedule={self.schedule!r} with method={self.method!r}."
             )
         if self.lr_min > self.lr_max:
             raise ValueError(
@@ -695,6 +704,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
             self.momentum,
             routed_params(fit.params, "optimizer"),
             clipnorm=None if self.clipnorm is None else float(self.clipnorm),
+            shape=self.schedule,
         )
 
     def _prepare_network(self, fit, shared_activation=None):
@@ -759,6 +769,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
             ]
         fit.plan = FitPlan(
             method=self.method,
+            schedule=self.schedule,
             restart_shrink=float(self.restart_shrink),
             restart_noise=float(self.restart_noise),
             restart_loss_threshold=optional_float(self.restart_loss_threshold),
@@ -1042,7 +1053,9 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
             snapshot_iterations += list(
                 np.repeat(steps_before + np.cumsum(steps[:done]), fit.n_networks)
             )
-            schedule = CycleSchedule(fit.method, steps, fit.lr_max, fit.lr_min)
+            schedule = CycleSchedule(
+                fit.method, steps, fit.lr_max, fit.lr_min, shape=fit.schedule
+            )
             rates.append(schedule.rates(np.arange(sum(steps[:done]))))
             n_iter += sum(fit.cycle_epochs[:done])
         self.snapshot_iterations_ = np.asarray(snapshot_iterations, dtype=int)

@@ -65,6 +65,13 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
         evenly, as Huang et al. (2017) do. ``"fge"`` and ``"swa"`` have cycles of
         their own and ignore it, as ``MLPClassifier`` ignores ``momentum`` for
         solvers without one.
+    schedule : {"cosine", "triangular"}, default="cosine"
+        The shape of each cycle. ``"cosine"``: the rate falls from ``lr_max``
+        to ``lr_min`` along half a cosine, then restarts (SGDR, the paper's).
+        ``"triangular"``: it rises linearly from ``lr_min`` to ``lr_max`` over
+        the first half of the cycle and falls back over the second (Smith
+        2017); the snapshot is still taken at the cycle's low point. Only for
+        ``method="snapshot"``.
     n_networks : int, default=4
         Networks trained side by side in the same run, each with its own
         initialisation and data order, each giving a snapshot per cycle: the

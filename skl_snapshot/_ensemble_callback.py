@@ -9,6 +9,7 @@ of :mod:`._persistence`, written in the estimators' format so that
 ``from_snapshot_dir`` loads it as a fitted estimator.
 """
 
+import inspect
 import math
 import numbers
 import os
@@ -369,6 +370,7 @@ class SnapshotEnsembleCallback(keras.callbacks.Callback):
         if not self._started:
             self._started = True
             if epoch != 0:
+                self._put_back()
                 raise ValueError(
                     "SnapshotEnsembleCallback places its cycles from epoch 0: it"
                     f" cannot join a fit that starts at initial_epoch={epoch}."
@@ -395,11 +397,18 @@ class SnapshotEnsembleCallback(keras.callbacks.Callback):
                     seed=[int(self.seed), cycle],
                 )
 
-    def on_train_end(self, logs=None):
-        optimizer = self._optimizer
-        optimizer._learning_rate = self._saved_rate
+    def _put_back(self):
+        """The optimizer's own rate back; the directory's lock released."""
+        self._optimizer._learning_rate = self._saved_rate
         # a later fit without the callback must not run the cycle schedule
         self.model.train_function = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def on_train_end(self, logs=None):
+        optimizer = self._optimizer
+        self._put_back()
         steps = int(optimizer.iterations.numpy()) - self._first_step
         self.learning_rate_history_ = (
             np.asarray(
@@ -413,9 +422,6 @@ class SnapshotEnsembleCallback(keras.callbacks.Callback):
         self.snapshot_epochs_ = np.asarray(
             self._cycle_ends[: len(self._recorder.weights)], dtype=np.int64
         )
-        if self._store is not None:
-            self._store.close()
-            self._store = None
 
     # -- the snapshot directory -------------------------------------------------
 
@@ -450,6 +456,10 @@ class SnapshotEnsembleCallback(keras.callbacks.Callback):
     def _manifest_header(self, lr_max, lr_min):
         model = self.model
         architecture = architecture_of(model)
+        if architecture is not None:
+            # the network alone: a loaded estimator trains with its own SGD, and
+            # rebuilding the user's optimizer would allocate its variables
+            architecture.pop("compile_config", None)
         inputs = getattr(model, "inputs", None) or []
         outputs = getattr(model, "outputs", None) or []
         if architecture is None or len(inputs) != 1 or len(outputs) != 1:
@@ -579,12 +589,17 @@ class SnapshotEnsembleCallback(keras.callbacks.Callback):
         trainable = [position[id(v)] for v in model.trainable_variables]
         frozen = [position[id(v)] for v in model.non_trainable_variables]
 
+        # stateless_call hands its keywords to call() as they are, where
+        # Model.__call__ would drop a training argument call() does not take
+        parameters = inspect.signature(model.call).parameters
+        inference = {"training": False} if "training" in parameters else {}
+
         def member_output(stacked, member, x):
             output, _ = model.stateless_call(
                 [stacked[i][member] for i in trainable],
                 [stacked[i][member] for i in frozen],
                 x,
-                training=False,
+                **inference,
             )
             return tf.cast(output, tf.float64)
 

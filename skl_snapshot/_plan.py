@@ -113,6 +113,9 @@ class FitPlan:
     clipnorm : float or None
         Norm each variable's gradient is clipped to; None: unclipped (and in
         plans written before it was recorded).
+    schedule : {"cosine", "triangular"}
+        The shape of the snapshot cycles; cosine in plans written before it
+        was recorded.
 
     The defaults of the fields after ``seed`` are what a plan written before
     that field existed meant by its absence.
@@ -138,6 +141,7 @@ class FitPlan:
     n_networks: int = 1
     cross_fit: bool = False
     clipnorm: float | None = None
+    schedule: str = "cosine"
 
     #: Fields that must agree for ``resume`` to continue a directory's run; the
     #: seed, the offsets and the scales are taken from the directory.
@@ -157,6 +161,7 @@ class FitPlan:
         "n_networks",
         "cross_fit",
         "clipnorm",
+        "schedule",
     )
 
     def __post_init__(self):
@@ -362,6 +367,9 @@ _FIELD_CHECKS = {
     "n_networks": _count(1, 1024),
     "cross_fit": lambda value: None if isinstance(value, bool) else "is not a boolean",
     "clipnorm": lambda value: _real(value, optional=True, positive=True),
+    "schedule": lambda value: (
+        None if value in ("cosine", "triangular") else "is not 'cosine' or 'triangular'"
+    ),
 }
 
 #: What a plan written before the restart fields existed says about restarts:

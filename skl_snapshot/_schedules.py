@@ -243,7 +243,8 @@ class CycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
     three compute the same float32 expression.
 
     ``shape="triangular"`` makes every cycle a triangle that peaks at
-    ``lr_max``: Smith's (2017) triangular cyclical rate, whatever the method.
+    ``lr_max``: Smith's (2017) triangular cyclical rate, whatever the method;
+    None and ``"cosine"`` leave the cycles to the method.
     """
 
     def __init__(self, method, cycle_lengths, lr_max, lr_min=0.0, shape=None):
@@ -268,7 +269,7 @@ class CycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
         peaks = np.full(n_cycles, self.lr_max)
         if self.shape == "triangular":
             triangle[:] = 1.0
-        elif self.shape is None and self.method != "snapshot":
+        elif self.method != "snapshot":
             triangle[1:] = 1.0
             peaks[1:] = self.lr_max / 2
         return peaks, triangle

@@ -205,6 +205,7 @@ _ABSENT_PARAMETERS = {
     "t_mult": 1.0,
     "cross_fit": "auto",
     "clipnorm": None,
+    "schedule": "cosine",
 }
 
 

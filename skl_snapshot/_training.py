@@ -85,14 +85,28 @@ class SnapshotRun:
 
 
 def make_optimizer(
-    method, cycle_steps, lr_max, lr_min, momentum, optimizer_params, clipnorm=None
+    method,
+    cycle_steps,
+    lr_max,
+    lr_min,
+    momentum,
+    optimizer_params,
+    clipnorm=None,
+    shape="cosine",
 ):
-    """SGD with momentum driven by the cyclic schedule of ``method``, each
-    variable's gradient clipped to norm ``clipnorm`` (Keras' ``clipnorm``).
+    """SGD with momentum driven by the cyclic schedule of ``method`` (its cycles
+    triangles with ``shape="triangular"``), each variable's gradient clipped to
+    norm ``clipnorm`` (Keras' ``clipnorm``).
 
     Returns the optimizer and its :class:`~skl_snapshot._schedules.CycleSchedule`.
     """
-    schedule = CycleSchedule(method, cycle_steps, lr_max=lr_max, lr_min=lr_min)
+    schedule = CycleSchedule(
+        method,
+        cycle_steps,
+        lr_max=lr_max,
+        lr_min=lr_min,
+        shape="triangular" if shape == "triangular" else None,
+    )
     if clipnorm is not None:
         optimizer_params = {**optimizer_params, "clipnorm": clipnorm}
     optimizer = keras.optimizers.SGD(

@@ -490,3 +490,51 @@ def test_unfinished_swa_directory_is_refused(tmp_path, task):
     manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(ValueError, match="method='swa' run whose fit did not finish"):
         task.Estimator.from_snapshot_dir(tmp_path / "run")
+
+
+def _triangular_reference(steps, cycle_lengths, lr_max, lr_min):
+    """Smith's (2017) triangular cyclical rate, written out on its own."""
+    starts = np.concatenate([[0], np.cumsum(cycle_lengths)[:-1]])
+    cycle = np.searchsorted(starts, steps, side="right") - 1
+    position = (steps - starts[cycle]) / np.asarray(cycle_lengths)[cycle]
+    return lr_min + (lr_max - lr_min) * (1 - np.abs(2 * position - 1))
+
+
+def test_triangular_schedule_in_graph_matches_numpy():
+    lengths, lr_max, lr_min = [6, 10, 14], 0.2, 0.01
+    schedule = CycleSchedule("snapshot", lengths, lr_max, lr_min, shape="triangular")
+    steps = np.arange(sum(lengths))
+    reference = _triangular_reference(steps, lengths, lr_max, lr_min)
+    np.testing.assert_allclose(schedule.rates(steps), reference, rtol=1e-12)
+    in_graph = tf.function(lambda step: schedule(step))
+    np.testing.assert_allclose(
+        [float(in_graph(tf.constant(step))) for step in steps], reference, rtol=1e-5
+    )
+    rebuilt = CycleSchedule.from_config(schedule.get_config())
+    np.testing.assert_array_equal(rebuilt.rates(steps), schedule.rates(steps))
+
+
+def test_triangular_schedule_trains_and_loads(task, tmp_path):
+    X, y = task.X, task.y
+    lr_max, lr_min = task.make().lr_max, 0.001
+    est = task.make(schedule="triangular", lr_min=lr_min, snapshot_dir=tmp_path)
+    est.fit(X, y)
+    cycle_steps = [4 * BATCHES_PER_EPOCH] * 3
+    np.testing.assert_allclose(
+        est.learning_rate_history_,
+        _triangular_reference(np.arange(est.t_), cycle_steps, lr_max, lr_min),
+        rtol=1e-12,
+    )
+    cosine = task.make(lr_min=lr_min).fit(X, y)
+    assert not np.allclose(output(est, task.X_test), output(cosine, task.X_test))
+    loaded = type(est).from_snapshot_dir(tmp_path)
+    assert loaded.schedule == "triangular"
+    np.testing.assert_array_equal(
+        loaded.learning_rate_history_, est.learning_rate_history_
+    )
+    np.testing.assert_allclose(output(loaded, task.X_test), output(est, task.X_test))
+
+
+def test_triangular_schedule_is_for_snapshot_ensembles(task):
+    with pytest.raises(ValueError, match="schedule='triangular' shapes the cycles"):
+        task.make(schedule="triangular", method="fge").fit(task.X, task.y)
