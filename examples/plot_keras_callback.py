@@ -59,10 +59,13 @@ print("snapshots taken at epochs", snapshots.snapshot_epochs_.tolist())
 # The newest snapshot alone against the newest k
 # ----------------------------------------------
 # ``predict_ensemble(X, n_members=k)`` averages the outputs of the newest k
-# snapshots; ``n_members=1`` is the network training ended with.
+# snapshots; ``n_members=1`` is the network training ended with. Accuracy barely
+# moves on this easy problem, but the log-loss falls as snapshots join.
 rows = []
 for k in range(1, 11):
     proba = snapshots.predict_ensemble(X_test, n_members=k)
+    # float32 softmax rows sum to one only to about 1e-7
+    proba /= proba.sum(axis=1, keepdims=True)
     rows.append(
         (k, accuracy_score(y_test, proba.argmax(axis=1)), log_loss(y_test, proba))
     )

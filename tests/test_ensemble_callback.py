@@ -360,9 +360,17 @@ def test_predict_ensemble_errors(blobs):
         callback.predict_ensemble(X, n_members=3)
 
 
-def test_under_a_distribution_strategy(blobs):
+@pytest.mark.parametrize(
+    "make_strategy",
+    [
+        lambda: tf.distribute.OneDeviceStrategy("/cpu:0"),
+        lambda: tf.distribute.MirroredStrategy(["/cpu:0"]),
+    ],
+    ids=["one_device", "mirrored"],
+)
+def test_under_a_distribution_strategy(blobs, make_strategy):
     X, y = blobs
-    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    strategy = make_strategy()
     with strategy.scope():
         model = compiled(sequential())
     rates = RateRecorder()
