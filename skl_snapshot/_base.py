@@ -505,6 +505,11 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
     def _check_target_input(self, y):
         """Refuse targets before scikit-learn's validation; a hook."""
 
+    def _task_sample_weight(self, y, sample_weight):
+        """The rows' weights as the task wants them (a classifier's
+        ``class_weight``); a hook."""
+        return sample_weight
+
     _validate_y_options = {}
 
     # -- fitting ----------------------------------------------------------------
@@ -614,6 +619,8 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float32, ensure_non_negative=True
             )
+        sample_weight = self._task_sample_weight(y, sample_weight)
+        if sample_weight is not None:
             # scikit-learn's rule: a zero weight is the same as an absent row
             keep = sample_weight != 0
             X, y, sample_weight = X[keep], y[keep], sample_weight[keep]

@@ -8,9 +8,11 @@ accuracy) and its prediction methods.
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score, log_loss
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 
-from ._base import BaseSnapshotEnsemble
+from ._base import BaseSnapshotEnsemble, extended_signature
 from ._members import MemberEvaluation
 from ._persistence import SnapshotDirectoryError, labels_from_json, labels_to_json
 from ._scikeras import ClassifierLabelEncoder, is_one_hot_loss
@@ -184,6 +186,11 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
         (``member_weights="fitted"``) and measure the snapshots' diversity.
         None trains on all rows (cross-fitted when ``n_networks >= 2``), and the
         diversity is measured on them. Setting it turns cross-fitting off.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, ``{label: weight}``, multiplied into
+        ``sample_weight`` as scikit-learn's classifiers do. ``"balanced"``
+        weights each class by ``n_samples / (n_classes * np.bincount(y))``.
+        None: every class weighs one.
     snapshot_dir : str, path-like or None, default=None
         If set, each snapshot is written to this directory the moment its cycle
         ends, atomically, in Keras' weights format, with a JSON manifest (see
@@ -316,6 +323,29 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
     _default_loss = "sparse_categorical_crossentropy"
     _softmax_output = True
     _stratified_validation = True
+
+    _parameter_constraints = {
+        **BaseSnapshotEnsemble._parameter_constraints,
+        "class_weight": [None, dict, StrOptions({"balanced"})],
+    }
+
+    def __init__(self, model=None, *, class_weight=None, **kwargs):
+        self.class_weight = class_weight
+        super().__init__(model, **kwargs)
+
+    # The base's parameters by name, then class_weight: what get_params, clone,
+    # the repr and the API reference see.
+    __init__.__signature__ = extended_signature(
+        BaseSnapshotEnsemble.__init__, class_weight=None
+    )
+
+    def _task_sample_weight(self, y, sample_weight):
+        if self.class_weight is None:
+            return sample_weight
+        # scikit-learn's rule: class weights multiply the sample weights, and
+        # "balanced" counts the rows of each class in y, unweighted
+        weights = compute_sample_weight(self.class_weight, y).astype(np.float32)
+        return weights if sample_weight is None else weights * sample_weight
 
     # -- task hooks -------------------------------------------------------------
 

@@ -246,3 +246,59 @@ def test_warm_start_rejects_new_classes(blobs):
     clf = fast_classifier(warm_start=True).fit(X[y < 2], y[y < 2])
     with pytest.raises(ValueError, match=r"new classes in y: \[2\]"):
         clf.fit(X, y)
+
+
+def _imbalanced():
+    X, y = make_blobs_imbalanced()
+    return X, np.where(y == 0, "major", np.where(y == 1, "minor", "rare"))
+
+
+def make_blobs_imbalanced():
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(
+        n_samples=[60, 25, 10], n_features=2, cluster_std=2.5, random_state=0
+    )
+    return X.astype(np.float32), y
+
+
+def test_class_weight_balanced_is_sample_weight_from_scikit_learn():
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    X, y = _imbalanced()
+    balanced = fast_classifier(class_weight="balanced").fit(X, y)
+    by_hand = fast_classifier().fit(
+        X, y, sample_weight=compute_sample_weight("balanced", y)
+    )
+    np.testing.assert_allclose(balanced.predict_proba(X), by_hand.predict_proba(X))
+    plain = fast_classifier().fit(X, y)
+    assert not np.allclose(balanced.predict_proba(X), plain.predict_proba(X))
+    assert balanced.get_params()["class_weight"] == "balanced"
+
+
+def test_class_weight_dict_multiplies_sample_weight():
+    X, y = _imbalanced()
+    weights = np.random.default_rng(0).uniform(0.5, 2.0, size=len(y))
+    class_weight = {"major": 1.0, "minor": 2.0, "rare": 4.0}
+    combined = fast_classifier(class_weight=class_weight).fit(
+        X, y, sample_weight=weights
+    )
+    by_hand = fast_classifier().fit(
+        X, y, sample_weight=weights * np.vectorize(class_weight.get)(y)
+    )
+    np.testing.assert_allclose(combined.predict_proba(X), by_hand.predict_proba(X))
+
+
+@pytest.mark.parametrize(
+    ("class_weight", "error", "match"),
+    [
+        ("uniform", ValueError, "class_weight"),
+        (3.0, ValueError, "class_weight"),
+        # scikit-learn refuses a label y does not have
+        ({"major": 1.0, "unknown": 2.0}, ValueError, "are not in class_weight"),
+    ],
+)
+def test_class_weight_errors(class_weight, error, match):
+    X, y = _imbalanced()
+    with pytest.raises(error, match=match):
+        fast_classifier(class_weight=class_weight).fit(X, y)
