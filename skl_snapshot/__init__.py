@@ -34,6 +34,9 @@ __all__ = sorted([*_PUBLIC_NAMES, "__version__"])
 
 def __getattr__(name):
     if name in _PUBLIC_NAMES:
+        from ._quiet import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
         value = getattr(importlib.import_module(_PUBLIC_NAMES[name], __name__), name)
         globals()[name] = value
         return value

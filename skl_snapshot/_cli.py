@@ -1,29 +1,11 @@
 """The ``skl-snapshot`` command: run the reference experiment and print its table."""
 
 import argparse
-import contextlib
 import os
 import sys
 import time
 
-
-@contextlib.contextmanager
-def _native_stderr_silenced():
-    """Send file descriptor 2 to /dev/null while TensorFlow loads.
-
-    TensorFlow's C++ start-up notices (CUDA, oneDNN) go through absl logging,
-    which ignores ``TF_CPP_MIN_LOG_LEVEL`` before it is initialised.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+from ._quiet import import_tensorflow_quietly
 
 
 def _parser():
@@ -92,8 +74,7 @@ def main(argv=None):
     """Entry point of ``skl-snapshot`` and ``python -m skl_snapshot``."""
     args = _parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with _native_stderr_silenced():
-        import tensorflow  # noqa: F401
+    import_tensorflow_quietly()
     from sklearn.utils._param_validation import InvalidParameterError
 
     from ._reference import (

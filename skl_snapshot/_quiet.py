@@ -1,0 +1,44 @@
+"""Importing TensorFlow without its C++ start-up lines on standard error.
+
+TensorFlow's native start-up notices (oneDNN, CUDA drivers, CPU features, a
+failed ``cuInit``) go through absl logging before it is initialised, which
+ignores ``TF_CPP_MIN_LOG_LEVEL``, and some come only when the devices are first
+set up. The first public name a process asks of ``skl_snapshot`` imports
+TensorFlow and sets up its devices with file descriptor 2 sent to /dev/null,
+unless TensorFlow is already imported (the user's own import shows what it
+shows) or ``SKL_SNAPSHOT_TF_LOGS=1`` asks for TensorFlow's logs.
+"""
+
+import contextlib
+import os
+import sys
+
+__all__ = ["import_tensorflow_quietly"]
+
+LOGS_VARIABLE = "SKL_SNAPSHOT_TF_LOGS"
+
+
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """Send file descriptor 2 to /dev/null for the length of the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_tensorflow_quietly():
+    """Import TensorFlow and set up its devices, quietly unless asked not to."""
+    if "tensorflow" in sys.modules or os.environ.get(LOGS_VARIABLE) == "1":
+        return
+    with native_stderr_silenced():
+        import tensorflow as tf
+
+        tf.config.list_logical_devices()
