@@ -1389,9 +1389,37 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         # NumPy weights only.
         state.pop("_predictor", None)
         state.pop("_network_lock", None)
+        # scikeras' meta holds NumPy dtypes: kept as their names, so that the
+        # state is our own types, arrays and plain values (skops trusts those)
+        if "_meta" in state:
+            state["_meta"] = {
+                key: {"numpy_dtype": value.str}
+                if isinstance(value, np.dtype)
+                else value
+                for key, value in state["_meta"].items()
+            }
+        # a loss named by a string is kept as that name, not as the Keras
+        # function it resolves to (rebuilt on load, as fit resolved it)
+        if (
+            state.get("_loss") is not None
+            and isinstance(state.get("loss"), str)
+            and not any(key.startswith("loss__") for key in state)
+        ):
+            state["_loss"] = {"keras_loss": state["loss"]}
         return state
 
     def __setstate__(self, state):
+        state = dict(state)
+        loss = state.get("_loss")
+        if isinstance(loss, dict) and set(loss) == {"keras_loss"}:
+            state["_loss"] = make_loss({"loss": loss["keras_loss"]})
+        if "_meta" in state:
+            state["_meta"] = {
+                key: np.dtype(value["numpy_dtype"])
+                if isinstance(value, dict) and set(value) == {"numpy_dtype"}
+                else value
+                for key, value in state["_meta"].items()
+            }
         super().__setstate__(state)
         if "snapshot_weights_" in state:
             self._network_lock = threading.RLock()

@@ -566,6 +566,19 @@ class _ClassTarget:
         self.encoder = encoder
         self.classes_ = encoder.classes_
 
+    # The pickled (and skops) state is the classes and whether the loss wants
+    # one-hot targets, all the encoder depends on: no scikeras object in it, so
+    # skops.io.load needs to trust only our types.
+    def __getstate__(self):
+        loss = self.encoder.loss
+        if loss is not None and not isinstance(loss, str):
+            loss = "categorical_crossentropy" if is_one_hot_loss(loss) else None
+        return {"classes_": self.classes_, "loss": loss}
+
+    def __setstate__(self, state):
+        encoder = ClassifierLabelEncoder(loss=state["loss"]).fit(state["classes_"])
+        self.__init__(encoder)
+
     def transform(self, y):
         return self.encoder.transform(y)
 

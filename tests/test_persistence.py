@@ -296,3 +296,37 @@ def test_different_random_state_gives_different_fits(task, task_fitted):
     assert not np.array_equal(
         other.snapshot_weights_[0][0], fitted.snapshot_weights_[0][0]
     )
+
+
+def test_skops_needs_to_trust_only_our_types(task):
+    """The fitted state is our classes, arrays and plain values: skops asks to
+    trust nothing of scikeras' or NumPy's, alone or in a Pipeline."""
+    sio = pytest.importorskip("skops.io")
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    fitted = task.make().fit(task.X, task.y)
+    pipeline = make_pipeline(StandardScaler(), task.make()).fit(task.X, task.y)
+    for estimator in (fitted, pipeline):
+        data = sio.dumps(estimator)
+        untrusted = sio.get_untrusted_types(data=data)
+        assert untrusted and all(name.startswith("skl_snapshot.") for name in untrusted)
+        loaded = sio.loads(data, trusted=untrusted)
+        np.testing.assert_array_equal(
+            output(loaded, task.X_test), output(estimator, task.X_test)
+        )
+
+
+def test_skops_state_with_a_named_one_hot_loss(blobs):
+    sio = pytest.importorskip("skops.io")
+    X, y, X_test, _ = blobs
+    fitted = fast_classifier(loss="categorical_crossentropy").fit(X, y)
+    data = sio.dumps(fitted)
+    untrusted = sio.get_untrusted_types(data=data)
+    assert all(name.startswith("skl_snapshot.") for name in untrusted)
+    loaded = sio.loads(data, trusted=untrusted)
+    np.testing.assert_array_equal(
+        loaded.predict_proba(X_test), fitted.predict_proba(X_test)
+    )
+    # warm start after the round trip trains on with the same loss
+    loaded.set_params(warm_start=True).fit(X, y)
