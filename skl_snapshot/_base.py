@@ -61,6 +61,7 @@ from ._scikeras import (
     routed_params,
     seeded,
 )
+from ._sklearn_callbacks import CallbackSupportMixin, CycleTasks, has_callbacks
 from ._snapshot_dir import (
     estimator_from_snapshot_dir,
     ledger_record,
@@ -152,9 +153,10 @@ class _Fit:
     fits: list = field(default_factory=list)
     records: list = field(default_factory=list)
     store: Any = None
+    callback_context: Any = None
 
 
-class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
+class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class of the snapshot ensembles; use the classifier or the regressor.
 
     Subclasses set ``_task`` (the word a snapshot directory records),
@@ -581,6 +583,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
         self._check_parameter_combinations(warm)
         configure_tensorflow_threads(small_network=self.model is None)
         fit = self._validated_fit(X, y, sample_weight, warm)
+        fit.callback_context = self._begin_callback_task(fit)
         self._prepare_target(fit)
         self._hold_out(fit)
         self._prepare_optimizer(fit)
@@ -599,6 +602,10 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
             self._check_run(run, len(fit.networks))
             self._record_fit(fit, run)
             self._finish_fit(fit)
+            if fit.callback_context is not None:
+                fit.callback_context.call_on_fit_task_end(
+                    estimator=self, **self._callback_data(fit)
+                )
         finally:
             if fit.store is not None:
                 fit.store.close()  # the directory's lock
@@ -828,6 +835,33 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
             return np.unique(y, return_inverse=True)[1]
         return None
 
+    def _begin_callback_task(self, fit):
+        """The fit's task for scikit-learn's callbacks, one subtask a cycle."""
+        context = self._init_callback_context(max_subtasks=int(self.n_cycles))
+        if context is not None:
+            context.call_on_fit_task_begin(estimator=self, **self._callback_data(fit))
+        return context
+
+    @staticmethod
+    def _callback_data(fit):
+        weights = fit.sample_weight
+        metadata = None if weights is None else {"sample_weight": weights}
+        return {"X": fit.X, "y": fit.y, "metadata": metadata}
+
+    def _fit_params_with_callbacks(self, fit):
+        """The routed ``fit__*`` parameters, the cycles' reporter added to the
+        Keras callbacks when scikit-learn callbacks are set."""
+        fit_params = routed_params(fit.params, "fit")
+        if fit.callback_context is not None and has_callbacks(self):
+            reporter = CycleTasks(
+                self, fit.callback_context, **self._callback_data(fit)
+            )
+            fit_params = {
+                **fit_params,
+                "callbacks": [*(fit_params.get("callbacks") or []), reporter],
+            }
+        return fit_params
+
     def _train(self, fit, shared_activation):
         """Stage 8: run the cycles."""
         store = fit.store
@@ -852,7 +886,7 @@ class BaseSnapshotEnsemble(BaseEstimator, metaclass=ABCMeta):
             schedule=fit.schedule,
             loss=fit.loss,
             plan=fit.plan,
-            fit_params=routed_params(fit.params, "fit"),
+            fit_params=self._fit_params_with_callbacks(fit),
             verbose=self.verbose,
             first_cycle=0 if store is None else store.done_cycles,
             keep_weights=self.in_memory,
