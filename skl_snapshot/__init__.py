@@ -25,6 +25,7 @@ _PUBLIC_NAMES = {
     "SnapshotEnsembleRegressor": "._regressor",
     "SnapshotDirectoryError": "._persistence",
     "build_mlp": "._network",
+    "register_onnx_converters": "._onnx",
     "cycle_epochs": "._schedules",
     "cyclic_cosine_annealing": "._schedules",
 }

@@ -1256,6 +1256,19 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
                     f" {name}={getattr(self, name)!r}."
                 )
 
+    def _voting_networks(self):
+        """The weight lists that vote, and their unnormalised voting weights
+        (None: uniform), as ``_unchecked_mean_vote`` averages them; for exports."""
+        check_is_fitted(self)
+        if getattr(self, "averaged_weights_", None) is not None:
+            self._member_indices()  # validates the prediction parameters
+            self._check_averaged_voting(
+                "fitted with method='swa', this estimator predicts"
+            )
+            return self._averaged_networks(), None
+        members = self._member_indices()
+        return [self.snapshot_weights_[i] for i in members], self._vote_weights(members)
+
     def _averaged_vote(self, averaged, X):
         """The mean vote of the averaged networks (``method="swa"``): one per
         network trained."""
