@@ -40,6 +40,7 @@ SCRIPTS = (
         ["--rows", "1000", "10000", "--repeats", "1", "--seeds", "0"],
     ),
     ("bench_callback.py", [], ["--epochs", "50", "--repeats", "1"]),
+    ("bench_onnx.py", [], ["--repeats", "5"]),
     ("bench_training.py", [], ["--seeds", "0", "--max-rows", "100000"]),
     ("bench_quality.py", [], ["--seeds", "0", "1", "2"]),
     ("bench_regression.py", [], ["--seeds", "0", "1", "--timing-epochs", "5"]),
