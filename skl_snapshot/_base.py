@@ -79,7 +79,11 @@ from ._training import (
     train_snapshots,
 )
 
-__all__ = ["BaseSnapshotEnsemble", "extended_signature"]
+__all__ = ["DOCS_URL", "BaseSnapshotEnsemble", "extended_signature"]
+
+#: Where the documentation is published (pyproject.toml's Documentation URL):
+#: the HTML repr links each estimator to its page of the API reference there.
+DOCS_URL = "https://skl-snapshot.readthedocs.io/en/latest/"
 
 # A fit seeds Python's, NumPy's and TensorFlow's global generators while it
 # builds and trains (``seeded``), and Keras numbers layers per process: fits in
@@ -167,6 +171,11 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
 
     _task = None
     _default_loss = None
+
+    # scikit-learn's HTML repr links an estimator of this package to its page
+    # in our API reference (Sphinx autosummary's generated/<module>.<name>.html)
+    _doc_link_module = "skl_snapshot"
+    _doc_link_template = DOCS_URL + "generated/{estimator_module}.{estimator_name}.html"
     _softmax_output = True
     _stratified_validation = False
 

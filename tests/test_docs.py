@@ -49,3 +49,11 @@ def test_docs_build_without_warnings(tmp_path):
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
     assert (tmp_path / "html" / "auto_examples" / "index.html").exists()
     assert (tmp_path / "html" / "generated").is_dir()
+    # the HTML repr's links point at pages this build makes
+    from skl_snapshot import SnapshotEnsembleClassifier, SnapshotEnsembleRegressor
+    from skl_snapshot._base import DOCS_URL
+
+    for Estimator in (SnapshotEnsembleClassifier, SnapshotEnsembleRegressor):
+        link = Estimator()._get_doc_link()
+        assert link.startswith(DOCS_URL)
+        assert (tmp_path / "html" / link.removeprefix(DOCS_URL)).is_file(), link

@@ -318,3 +318,18 @@ def test_verbose_prints_one_line_per_cycle_then_the_snapshots(task, capsys):
     assert marked == estimator.snapshot_perturbed_.tolist()
     task.make(verbose=0).fit(task.X, task.y)
     assert capsys.readouterr().out == ""
+
+
+def test_html_repr_links_to_the_api_reference(task):
+    from skl_snapshot._base import DOCS_URL
+
+    estimator = task.make()
+    name = type(estimator).__name__
+    link = f"{DOCS_URL}generated/skl_snapshot.{name}.html"
+    assert estimator._get_doc_link() == link
+    assert link in estimator._repr_html_()
+    # inside a Pipeline too
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    assert link in make_pipeline(StandardScaler(), estimator)._repr_html_()
