@@ -177,7 +177,15 @@ def _keras_step(networks, optimizer, tensors, strategy):
         loss = network.compute_loss(
             x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
         )
-        return loss, loss * tf.cast(tf.shape(indices)[0], loss.dtype)
+        if loss.shape.rank:
+            # a loss without reduction (reduction=None) gives one value per row
+            # (weighted, if the rows are): their mean, as the default
+            # "sum_over_batch_size" reduction takes it, so that lr_max means
+            # the same whatever the loss
+            loss = tf.reduce_mean(loss)
+        rows = tf.cast(tf.shape(indices)[0], tf.float32)
+        # the running loss sums are float32 whatever the network's floatx
+        return loss, tf.cast(loss, tf.float32) * rows
 
     def train_step(indices):
         with tf.GradientTape() as tape:
