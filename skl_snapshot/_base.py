@@ -57,6 +57,7 @@ from ._schedules import METHODS, CycleSchedule, method_cycle_epochs
 from ._scikeras import (
     ROUTING_PREFIXES,
     build_network,
+    make_callbacks,
     make_loss,
     routed_params,
     seeded,
@@ -439,12 +440,13 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
                     f" Accepted: {', '.join(sorted(accepted))}."
                 )
         for name in routed_params(params, "fit"):
-            if name not in FIT_ARGUMENTS:
+            if name.split("__")[0] not in FIT_ARGUMENTS:
                 raise TypeError(
                     f"fit__{name} is not supported: snapshot training runs its own"
                     " compiled loop, not keras.Model.fit. Supported:"
                     f" {', '.join('fit__' + name for name in sorted(FIT_ARGUMENTS))}."
                 )
+        make_callbacks(params)  # refuses what is not a callback, before training
         # optimizer argument: (the parameter that owns it, why)
         owned = {
             "learning_rate": ("lr_max", "the snapshot schedule owns it"),
@@ -860,7 +862,10 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
     def _fit_params_with_callbacks(self, fit):
         """The routed ``fit__*`` parameters, the cycles' reporter added to the
         Keras callbacks when scikit-learn callbacks are set."""
-        fit_params = routed_params(fit.params, "fit")
+        fit_params = {
+            **routed_params(fit.params, "fit"),
+            "callbacks": make_callbacks(fit.params),
+        }
         if fit.callback_context is not None and has_callbacks(self):
             reporter = CycleTasks(
                 self, fit.callback_context, **self._callback_data(fit)

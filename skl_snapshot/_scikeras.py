@@ -11,6 +11,7 @@ scikit-learn tags.
 import contextlib
 import random
 import sys
+from collections.abc import Mapping
 
 import keras
 import numpy as np
@@ -54,6 +55,7 @@ __all__ = [
     "ClassifierLabelEncoder",
     "build_network",
     "is_one_hot_loss",
+    "make_callbacks",
     "make_loss",
     "routed_params",
     "seeded",
@@ -78,6 +80,35 @@ def make_loss(params):
         items=loss,
         params=route_params(params, destination="loss", pass_filter=set()),
     )
+
+
+def make_callbacks(params):
+    """The Keras callbacks of ``fit__callbacks``, as scikeras builds them.
+
+    ``fit__callbacks`` may be one callback, a list or a dict of them, each an
+    instance or a class; ``fit__callbacks__0__monitor`` (by position) or
+    ``fit__callbacks__name__monitor`` (by key) are a class's arguments.
+    """
+    callbacks = params.get("fit__callbacks")
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, keras.callbacks.Callback) or isinstance(callbacks, type):
+        callbacks = [callbacks]
+    callbacks = unflatten_params(
+        items=callbacks,
+        params=route_params(params, destination="fit__callbacks", pass_filter=set()),
+    )
+    if isinstance(callbacks, Mapping):
+        callbacks = list(callbacks.values())
+    callbacks = list(callbacks)
+    for callback in callbacks:
+        if not isinstance(callback, keras.callbacks.Callback):
+            raise ValueError(
+                "fit__callbacks must be a Keras callback, or a list or dict of"
+                " them (instances, or classes with their fit__callbacks__*"
+                f" arguments). Got an element {callback!r}."
+            )
+    return callbacks
 
 
 def is_one_hot_loss(loss):

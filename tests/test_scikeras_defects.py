@@ -19,10 +19,14 @@ def _network(meta):
 
 @pytest.fixture
 def float64():
-    previous = keras.config.floatx()
+    # Keras caches its global dtype policy from floatx when it is first read:
+    # both are set, and both restored, or later tests build float64 layers
+    previous = keras.config.floatx(), keras.config.dtype_policy().name
     keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
     yield
-    keras.config.set_floatx(previous)
+    keras.config.set_floatx(previous[0])
+    keras.config.set_dtype_policy(previous[1])
 
 
 def test_custom_network_under_float64(blobs, float64):
@@ -47,3 +51,48 @@ def test_a_loss_without_reduction_trains_as_its_mean(blobs, weighted):
         per_row.predict_proba(X_test), reduced.predict_proba(X_test), atol=1e-5
     )
     np.testing.assert_allclose(per_row.loss_history_, reduced.loss_history_, rtol=1e-5)
+
+
+class _Counting(keras.callbacks.Callback):
+    def __init__(self, start=0):
+        super().__init__()
+        self.cycles = start
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.cycles += 1
+
+
+@pytest.mark.parametrize("form", ["instance", "dict", "list"])
+def test_fit_callbacks_take_scikeras_forms(blobs, form):
+    X, y, _, _ = blobs
+    counting = _Counting()
+    callbacks = {
+        "instance": counting,
+        "dict": {"counting": counting},
+        "list": [counting],
+    }[form]
+    fast_classifier(fit__callbacks=callbacks).fit(X, y)
+    assert counting.cycles == 3
+
+
+def test_fit_callbacks_classes_take_routed_arguments(blobs):
+    X, y, _, _ = blobs
+    # min_delta larger than any improvement: EarlyStopping stops after the
+    # second cycle (patience 0), so only its arguments can make it stop there
+    classifier = fast_classifier(
+        fit__callbacks=[keras.callbacks.EarlyStopping],
+        fit__callbacks__0__monitor="loss",
+        fit__callbacks__0__patience=0,
+        fit__callbacks__0__min_delta=10.0,
+    ).fit(X, y)
+    assert classifier.n_snapshots_ == 2
+    by_name = fast_classifier(
+        fit__callbacks={"count": _Counting}, fit__callbacks__count__start=10
+    )
+    by_name.fit(X, y)
+
+
+def test_fit_callbacks_refuse_what_is_not_a_callback(blobs):
+    X, y, _, _ = blobs
+    with pytest.raises(ValueError, match="fit__callbacks must be a Keras callback"):
+        fast_classifier(fit__callbacks=["early"]).fit(X, y)
