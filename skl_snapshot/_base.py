@@ -743,10 +743,9 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         them would draw them; a snapshot directory saves each network's weights
         and the optimizer state with Keras, so it gets Keras networks.
         """
-        compile_kwargs = {
-            "optimizer": fit.optimizer,
-            "loss": fit.loss or self._default_loss,
-        }
+        # the loss as the user gave it, None when not given, as scikeras hands
+        # it to builders (which then choose their output, a sigmoid unit say)
+        compile_kwargs = {"optimizer": fit.optimizer, "loss": make_loss(fit.params)}
         if fit.warm:
             fit.network = self._get_predictor().network
         else:
@@ -1226,7 +1225,10 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         if predictor is None:
             # After unpickling: rebuild the architecture; the weights come from
             # the snapshots, so the builder's random initialisation is irrelevant.
-            compile_kwargs = {"optimizer": keras.optimizers.SGD(), "loss": self._loss}
+            compile_kwargs = {
+                "optimizer": keras.optimizers.SGD(),
+                "loss": make_loss(self.get_params()),
+            }
             with _FIT_LOCK:
                 network = self._build_network(self._meta, compile_kwargs)
             predictor = self._predictor = MemberPredictor(network)

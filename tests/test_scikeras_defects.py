@@ -96,3 +96,50 @@ def test_fit_callbacks_refuse_what_is_not_a_callback(blobs):
     X, y, _, _ = blobs
     with pytest.raises(ValueError, match="fit__callbacks must be a Keras callback"):
         fast_classifier(fit__callbacks=["early"]).fit(X, y)
+
+
+def _scikeras_builder(meta, compile_kwargs):
+    """scikeras' documented builder: the loss decides the output layer."""
+    loss = compile_kwargs["loss"] or (
+        "binary_crossentropy"
+        if meta["n_classes_"] == 2
+        else "sparse_categorical_crossentropy"
+    )
+    binary = loss == "binary_crossentropy"
+    model = keras.Sequential(
+        [
+            keras.Input((meta["n_features_in_"],)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(
+                1 if binary else meta["n_classes_"],
+                activation="sigmoid" if binary else "softmax",
+            ),
+        ]
+    )
+    model.compile(loss=loss, optimizer=compile_kwargs["optimizer"])
+    return model
+
+
+def test_builders_get_no_loss_when_none_is_given(blobs):
+    import pickle
+
+    X, y, X_test, _ = blobs
+    seen = []
+
+    def builder(meta, compile_kwargs):
+        seen.append(compile_kwargs["loss"])
+        return _scikeras_builder(meta, compile_kwargs)
+
+    binary = (y == 0).astype(int)
+    classifier = fast_classifier(model=builder).fit(X, binary)
+    assert seen[0] is None
+    assert classifier.predict_proba(X_test).shape == (len(X_test), 2)
+    assert classifier.score(X, binary) > 0.8
+    module_builder = fast_classifier(model=_scikeras_builder).fit(X, binary)
+    restored = pickle.loads(pickle.dumps(module_builder))
+    np.testing.assert_array_equal(
+        restored.predict_proba(X_test), module_builder.predict_proba(X_test)
+    )
+    # a loss given is handed on (resolved to Keras' loss, as scikeras does)
+    fast_classifier(model=builder, loss="sparse_categorical_crossentropy").fit(X, y)
+    assert seen[-1] is not None
