@@ -380,8 +380,11 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
             )
         if loss is None:
             loss = self._default_loss if n_outputs > 1 else "binary_crossentropy"
-        if is_one_hot_loss(loss) and not is_one_hot_loss(target.encoder.loss):
-            target = _ClassTarget(ClassifierLabelEncoder(loss=loss).fit(y))
+        if is_one_hot_loss(loss):
+            if not is_one_hot_loss(target.encoder.loss):
+                target = _ClassTarget(ClassifierLabelEncoder(loss=loss).fit(y))
+            if n_classes == 2 and n_outputs == 2:
+                target = _ClassTarget(target.encoder, one_hot_binary=True)
         return loss, target
 
     def _vote(self, output):
@@ -560,11 +563,16 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
 
 class _ClassTarget:
     """The classifier's target encoder: scikeras' label encoder, with the
-    output widths a network of these classes may have."""
+    output widths a network of these classes may have.
 
-    def __init__(self, encoder):
+    ``one_hot_binary``: two classes for a one-hot loss on two output units,
+    which scikeras' encoder leaves as one ordinal column.
+    """
+
+    def __init__(self, encoder, one_hot_binary=False):
         self.encoder = encoder
         self.classes_ = encoder.classes_
+        self.one_hot_binary = one_hot_binary
 
     # The pickled (and skops) state is the classes and whether the loss wants
     # one-hot targets, all the encoder depends on: no scikeras object in it, so
@@ -573,14 +581,22 @@ class _ClassTarget:
         loss = self.encoder.loss
         if loss is not None and not isinstance(loss, str):
             loss = "categorical_crossentropy" if is_one_hot_loss(loss) else None
-        return {"classes_": self.classes_, "loss": loss}
+        return {
+            "classes_": self.classes_,
+            "loss": loss,
+            "one_hot_binary": self.one_hot_binary,
+        }
 
     def __setstate__(self, state):
         encoder = ClassifierLabelEncoder(loss=state["loss"]).fit(state["classes_"])
-        self.__init__(encoder)
+        self.__init__(encoder, state.get("one_hot_binary", False))
 
     def transform(self, y):
-        return self.encoder.transform(y)
+        encoded = self.encoder.transform(y)
+        if self.one_hot_binary and encoded.shape[1] == 1:
+            codes = encoded[:, 0].astype(np.int64)
+            return np.eye(2, dtype=encoded.dtype)[codes]
+        return encoded
 
     def get_metadata(self):
         return self.encoder.get_metadata()

@@ -143,3 +143,34 @@ def test_builders_get_no_loss_when_none_is_given(blobs):
     # a loss given is handed on (resolved to Keras' loss, as scikeras does)
     fast_classifier(model=builder, loss="sparse_categorical_crossentropy").fit(X, y)
     assert seen[-1] is not None
+
+
+def _two_softmax_units(meta, compile_kwargs):
+    model = keras.Sequential(
+        [
+            keras.Input((meta["n_features_in_"],)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
+    model.compile(
+        loss="categorical_crossentropy", optimizer=compile_kwargs["optimizer"]
+    )
+    return model
+
+
+@pytest.mark.parametrize("loss", [None, "categorical_crossentropy"])
+def test_binary_targets_with_a_one_hot_loss(blobs, loss):
+    import pickle
+
+    X, y, X_test, _ = blobs
+    labels = np.where(y == 0, "first", "other")
+    params = {} if loss is None else {"loss": loss}
+    classifier = fast_classifier(model=_two_softmax_units, **params).fit(X, labels)
+    assert classifier.score(X, labels) > 0.8
+    restored = pickle.loads(pickle.dumps(classifier))
+    np.testing.assert_array_equal(
+        restored.predict_proba(X_test), classifier.predict_proba(X_test)
+    )
+    # a warm start after the round trip encodes the targets the same way
+    restored.set_params(warm_start=True).fit(X, labels)
