@@ -213,12 +213,15 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        # a name, a function or a Keras loss object, checked when it is made
+        "loss": "no_validation",
     }
 
     def __init__(
         self,
         model=None,
         *,
+        loss=None,
         hidden_layer_sizes=(50,),
         activation="relu",
         epochs=128,
@@ -250,6 +253,7 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         **kwargs,
     ):
         self.model = model
+        self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.epochs = epochs

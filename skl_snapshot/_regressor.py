@@ -49,6 +49,12 @@ class SnapshotEnsembleRegressor(RegressorMixin, BaseSnapshotEnsemble):
         the standardised target, see ``normalize_y``). Whatever optimizer it
         was compiled with is replaced by SGD with the snapshot schedule; its loss
         is kept.
+    loss : str, callable, keras.losses.Loss or None, default=None
+        The loss, as scikeras takes it (``loss__*`` configures a loss class).
+        None: sparse categorical cross-entropy for a softmax output (one binary
+        cross-entropy unit for a single sigmoid output) in the classifier, mean
+        squared error in the regressor. Builders receive it as
+        ``compile_kwargs["loss"]``, None when none is given.
     hidden_layer_sizes : tuple of int, default=(50,)
         Units of the hidden layers of the built-in network (``model=None``).
     activation : str, default="relu"
