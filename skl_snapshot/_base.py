@@ -57,6 +57,7 @@ from ._schedules import METHODS, CycleSchedule, method_cycle_epochs
 from ._scikeras import (
     ROUTING_PREFIXES,
     build_network,
+    check_callbacks,
     make_callbacks,
     make_loss,
     routed_params,
@@ -450,7 +451,7 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
                     " compiled loop, not keras.Model.fit. Supported:"
                     f" {', '.join('fit__' + name for name in sorted(FIT_ARGUMENTS))}."
                 )
-        make_callbacks(params)  # refuses what is not a callback, before training
+        check_callbacks(params)  # refuses what is not a callback, before training
         # optimizer argument: (the parameter that owns it, why)
         owned = {
             "learning_rate": ("lr_max", "the snapshot schedule owns it"),
@@ -865,19 +866,12 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
     def _fit_params_with_callbacks(self, fit):
         """The routed ``fit__*`` parameters, the cycles' reporter added to the
         Keras callbacks when scikit-learn callbacks are set."""
-        fit_params = {
-            **routed_params(fit.params, "fit"),
-            "callbacks": make_callbacks(fit.params),
-        }
+        callbacks = make_callbacks(fit.params)
         if fit.callback_context is not None and has_callbacks(self):
-            reporter = CycleTasks(
-                self, fit.callback_context, **self._callback_data(fit)
+            callbacks.append(
+                CycleTasks(self, fit.callback_context, **self._callback_data(fit))
             )
-            fit_params = {
-                **fit_params,
-                "callbacks": [*(fit_params.get("callbacks") or []), reporter],
-            }
-        return fit_params
+        return {**routed_params(fit.params, "fit"), "callbacks": callbacks}
 
     def _train(self, fit, shared_activation):
         """Stage 8: run the cycles."""
@@ -1281,21 +1275,22 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         (None: uniform), as ``_unchecked_mean_vote`` averages them; for exports."""
         check_is_fitted(self)
         if getattr(self, "averaged_weights_", None) is not None:
-            self._member_indices()  # validates the prediction parameters
-            self._check_averaged_voting(
-                "fitted with method='swa', this estimator predicts"
-            )
-            return self._averaged_networks(), None
+            return self._checked_averaged_networks(), None
         members = self._member_indices()
         return [self.snapshot_weights_[i] for i in members], self._vote_weights(members)
+
+    def _checked_averaged_networks(self):
+        """The averaged networks that vote, once the prediction parameters are
+        checked against an averaged (SWA) fit."""
+        self._member_indices()  # validates the prediction parameters
+        self._check_averaged_voting("fitted with method='swa', this estimator predicts")
+        return self._averaged_networks()
 
     def _averaged_vote(self, averaged, X):
         """The mean vote of the averaged networks (``method="swa"``): one per
         network trained."""
-        self._member_indices()  # validates the prediction parameters
-        self._check_averaged_voting("fitted with method='swa', this estimator predicts")
+        networks = self._checked_averaged_networks()
         X = self._validate_features(X)
-        networks = self._averaged_networks()
         forward = self._numpy_forward()
         if forward is not None:
             return forward.mean_output(networks, X)

@@ -54,6 +54,7 @@ __all__ = [
     "ROUTING_PREFIXES",
     "ClassifierLabelEncoder",
     "build_network",
+    "check_callbacks",
     "is_one_hot_loss",
     "make_callbacks",
     "make_loss",
@@ -82,6 +83,34 @@ def make_loss(params):
     )
 
 
+def _callback_items(callbacks):
+    """The elements of a ``fit__callbacks`` value: one, a list, or a dict's."""
+    if isinstance(callbacks, keras.callbacks.Callback | type):
+        return [callbacks]
+    if isinstance(callbacks, Mapping):
+        return list(callbacks.values())
+    return list(callbacks)
+
+
+def check_callbacks(params):
+    """Refuse a ``fit__callbacks`` element that is neither a Keras callback nor
+    a callback class, without making any."""
+    callbacks = params.get("fit__callbacks")
+    for callback in [] if callbacks is None else _callback_items(callbacks):
+        if not (
+            isinstance(callback, keras.callbacks.Callback)
+            or (
+                isinstance(callback, type)
+                and issubclass(callback, keras.callbacks.Callback)
+            )
+        ):
+            raise ValueError(
+                "fit__callbacks must be a Keras callback, or a list or dict of"
+                " them (instances, or classes with their fit__callbacks__*"
+                f" arguments). Got an element {callback!r}."
+            )
+
+
 def make_callbacks(params):
     """The Keras callbacks of ``fit__callbacks``, as scikeras builds them.
 
@@ -92,23 +121,14 @@ def make_callbacks(params):
     callbacks = params.get("fit__callbacks")
     if callbacks is None:
         return []
-    if isinstance(callbacks, keras.callbacks.Callback) or isinstance(callbacks, type):
+    check_callbacks(params)
+    if isinstance(callbacks, keras.callbacks.Callback | type):
         callbacks = [callbacks]
-    callbacks = unflatten_params(
+    made = unflatten_params(
         items=callbacks,
         params=route_params(params, destination="fit__callbacks", pass_filter=set()),
     )
-    if isinstance(callbacks, Mapping):
-        callbacks = list(callbacks.values())
-    callbacks = list(callbacks)
-    for callback in callbacks:
-        if not isinstance(callback, keras.callbacks.Callback):
-            raise ValueError(
-                "fit__callbacks must be a Keras callback, or a list or dict of"
-                " them (instances, or classes with their fit__callbacks__*"
-                f" arguments). Got an element {callback!r}."
-            )
-    return callbacks
+    return _callback_items(made)
 
 
 def is_one_hot_loss(loss):

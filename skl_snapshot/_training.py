@@ -100,13 +100,7 @@ def make_optimizer(
 
     Returns the optimizer and its :class:`~skl_snapshot._schedules.CycleSchedule`.
     """
-    schedule = CycleSchedule(
-        method,
-        cycle_steps,
-        lr_max=lr_max,
-        lr_min=lr_min,
-        shape="triangular" if shape == "triangular" else None,
-    )
+    schedule = CycleSchedule(method, cycle_steps, lr_max, lr_min, shape=shape)
     if clipnorm is not None:
         optimizer_params = {**optimizer_params, "clipnorm": clipnorm}
     optimizer = keras.optimizers.SGD(
