@@ -53,6 +53,7 @@ from ._network import (
 from ._parallel import configure_tensorflow_threads, distribution_strategy
 from ._persistence import SnapshotStore, SnapshotWeights
 from ._plan import FitPlan, cross_fit_folds, rows_per_epoch, steps_per_cycle
+from ._quiet import tensorflow_set_up_quietly
 from ._schedules import METHODS, CycleSchedule, method_cycle_epochs
 from ._scikeras import (
     ROUTING_PREFIXES,
@@ -597,7 +598,8 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         """
         warm = self.warm_start and hasattr(self, "snapshot_weights_")
         self._check_parameter_combinations(warm)
-        configure_tensorflow_threads(small_network=self.model is None)
+        with tensorflow_set_up_quietly():
+            configure_tensorflow_threads(small_network=self.model is None)
         fit = self._validated_fit(X, y, sample_weight, warm)
         fit.callback_context = self._begin_callback_task(fit)
         self._prepare_target(fit)
