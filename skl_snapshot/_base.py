@@ -14,6 +14,7 @@ import inspect
 import os
 import threading
 import uuid
+import warnings
 from abc import ABCMeta, abstractmethod
 from dataclasses import dataclass, field
 from numbers import Integral, Real
@@ -22,6 +23,7 @@ from typing import Any
 import keras
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
+from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import (
     Interval,
@@ -56,10 +58,14 @@ from ._plan import FitPlan, cross_fit_folds, rows_per_epoch, steps_per_cycle
 from ._quiet import tensorflow_set_up_quietly
 from ._schedules import METHODS, CycleSchedule, method_cycle_epochs
 from ._scikeras import (
+    COMPILE_KWARGS,
     ROUTING_PREFIXES,
     build_network,
     check_callbacks,
+    check_scikeras_parameters,
+    chosen_loss,
     make_callbacks,
+    make_compile_kwargs,
     make_loss,
     routed_params,
     seeded,
@@ -142,6 +148,7 @@ class _Fit:
     sample_weight: Any
     warm: bool
     params: dict
+    y_format: Any = None
     target: Any = None
     meta: dict = None
     loss: Any = None
@@ -174,6 +181,8 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
 
     _task = None
     _default_loss = None
+    #: The keys of a builder's ``compile_kwargs`` (scikeras' attribute).
+    _compile_kwargs = COMPILE_KWARGS
 
     # scikit-learn's HTML repr links an estimator of this package to its page
     # in our API reference (Sphinx autosummary's generated/<module>.<name>.html)
@@ -284,25 +293,56 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
-        vars(self).update(kwargs)
+        # Routed and builder parameters are kept apart from the attributes: a
+        # public attribute that no __init__ names is, to scikit-learn, state
+        # set in __init__ (check_no_attributes_set_in_init). get_params and
+        # set_params see them, and so does attribute access.
+        self._extra_params = dict(kwargs)
 
     # -- parameters -------------------------------------------------------------
 
     @classmethod
     def _named_parameters(cls):
-        return [
-            name
-            for name, parameter in inspect.signature(cls.__init__).parameters.items()
-            if name != "self" and parameter.kind != parameter.VAR_KEYWORD
-        ]
+        """The named parameters of every ``__init__`` from ``cls`` up to this
+        base, in order of first appearance.
+
+        A subclass written the scikeras way, ``__init__(self, model=None,
+        split=True, **kwargs)`` passing ``**kwargs`` on, keeps the base's
+        parameters as named parameters: they are not mistaken for a builder's
+        extra arguments, and ``get_params`` and ``clone`` still see them.
+        """
+        names = {}
+        for klass in cls.__mro__:
+            if not (
+                isinstance(klass, type)
+                and issubclass(klass, BaseSnapshotEnsemble)
+                and "__init__" in vars(klass)
+            ):
+                continue
+            for name, parameter in inspect.signature(klass.__init__).parameters.items():
+                if name != "self" and parameter.kind not in (
+                    parameter.VAR_KEYWORD,
+                    parameter.VAR_POSITIONAL,
+                ):
+                    names.setdefault(name, None)
+        return list(names)
+
+    @classmethod
+    def _get_param_names(cls):
+        # scikit-learn reads only cls.__init__; see _named_parameters
+        return sorted(cls._named_parameters())
 
     def _extra_parameter_names(self):
         """Names of the ``**kwargs`` given at construction or by ``set_params``."""
-        named = set(self._named_parameters())
-        return sorted(
-            name
-            for name in vars(self)
-            if name not in named and not name.startswith("_") and not name.endswith("_")
+        return sorted(vars(self).get("_extra_params", {}))
+
+    def __getattr__(self, name):
+        # only called when normal lookup fails: the extra parameters by name
+        extra = vars(self).get("_extra_params") if not name.startswith("_") else None
+        if extra is not None and name in extra:
+            return extra[name]
+        raise AttributeError(
+            f"{type(self).__name__!r} object has no attribute {name!r}"
         )
 
     def get_params(self, deep=True):
@@ -319,9 +359,7 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
             Parameter names mapped to their values.
         """
         params = super().get_params(deep=deep)
-        params.update(
-            {name: getattr(self, name) for name in self._extra_parameter_names()}
-        )
+        params.update(vars(self).get("_extra_params", {}))
         return params
 
     def set_params(self, **params):
@@ -345,12 +383,11 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
             for name, value in params.items()
             if name.split("__", 1)[0] in ROUTING_PREFIXES and "__" in name
         }
-        for name, value in routed.items():
-            setattr(self, name, value)
+        extra = vars(self).setdefault("_extra_params", {})
+        extra.update(routed)
         others = {name: value for name, value in params.items() if name not in routed}
-        extra = set(self._extra_parameter_names())
         for name in [name for name in others if name in extra]:
-            setattr(self, name, others.pop(name))
+            extra[name] = others.pop(name)
         return super().set_params(**others)
 
     def _check_parameter_combinations(self, warm):
@@ -428,18 +465,29 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
                 )
 
     def _check_routed_parameters(self):
-        for name in self._extra_parameter_names():
-            prefix = name.split("__", 1)[0]
-            if "__" in name and prefix not in ROUTING_PREFIXES:
-                raise ValueError(
-                    f"Unknown routing prefix {prefix!r} in parameter {name}. Routed"
-                    f" parameters start with one of {', '.join(ROUTING_PREFIXES)}."
-                )
+        check_scikeras_parameters(
+            self._extra_parameter_names(), self._builder(), type(self).__name__
+        )
         params = self.get_params()
         optimizer_params = routed_params(params, "optimizer")
         accepted = set(inspect.signature(keras.optimizers.SGD.__init__).parameters)
         accepted -= {"self", "kwargs"}
+        nested = sorted(name for name in optimizer_params if "__" in name)
+        if nested:
+            # scikeras' rule: optimizer__a__b is an argument of the object given
+            # as optimizer__a, and SGD takes no such object (its one, the
+            # learning rate, is the schedule's)
+            warnings.warn(
+                f"optimizer__{nested[0]} reaches no object: it would be an argument"
+                f" of optimizer__{nested[0].split('__')[0]}, and no argument of"
+                " keras.optimizers.SGD that we let you set takes an object. It is"
+                " not used.",
+                UserWarning,
+                stacklevel=3,
+            )
         for name in optimizer_params:
+            if "__" in name:
+                continue
             if name not in accepted:
                 raise TypeError(
                     f"optimizer__{name} is not an argument of keras.optimizers.SGD."
@@ -477,8 +525,10 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
     # -- task hooks -------------------------------------------------------------
 
     @abstractmethod
-    def _fit_target(self, y, loss):
+    def _fit_target(self, y, loss, y_format):
         """The fitted target encoder of a first fit on validated ``y``.
+
+        ``y_format`` is what :meth:`_target_rows` said of the targets as given.
 
         It has ``transform(y)`` (the targets the network trains on) and
         ``get_metadata()`` (what a builder's ``meta`` learns of the target).
@@ -524,6 +574,12 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
     def _check_target_input(self, y):
         """Refuse targets before scikit-learn's validation; a hook."""
 
+    def _target_rows(self, y):
+        """``(y, y_format)``: the targets as scikit-learn validates them, and
+        how they were given if predictions must be given back so (a
+        classifier's one-hot rows), else None; a hook."""
+        return y, None
+
     def _task_sample_weight(self, y, sample_weight):
         """The rows' weights as the task wants them (a classifier's
         ``class_weight``); a hook."""
@@ -535,26 +591,36 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
 
     def _builder(self):
         if self.model is None:
-            return build_mlp
+            # scikeras' other convention: a subclass that defines
+            # _keras_build_fn builds its network with it
+            custom = getattr(self, "_keras_build_fn", None)
+            return build_mlp if custom is None else custom
         if isinstance(self.model, keras.Model):
             template = self.model
             return lambda: keras.models.clone_model(template)
         return self.model
 
+    def _has_built_in_network(self):
+        """Whether the network is the built-in MLP (no ``model``, and no
+        scikeras-style ``_keras_build_fn``)."""
+        return self._builder() is build_mlp
+
     def _builder_params(self):
         params = self.get_params()
-        if self.model is None:
+        if self._has_built_in_network():
             params["model__hidden_layer_sizes"] = tuple(self.hidden_layer_sizes)
             params["model__activation"] = self.activation
         user_param_names = {
             name
             for name in self._extra_parameter_names()
-            if "__" not in name and name != "loss"
+            # compile_kwargs' entries and the callbacks are not the builder's
+            if "__" not in name and name not in {*COMPILE_KWARGS, "callbacks"}
         }
         return params, user_param_names
 
-    def _build_network(self, meta, compile_kwargs):
+    def _build_network(self, meta, compile_kwargs, target):
         params, user_param_names = self._builder_params()
+        meta = {**meta, **_encoder_metadata(meta, target)}
         builder = self._builder()
         if callable(builder) and not isinstance(builder, keras.Model):
             unknown = sorted(
@@ -563,7 +629,7 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
             if unknown:
                 raise TypeError(
                     f"The model builder does not accept the parameter {unknown[0]}"
-                    f"={getattr(self, unknown[0])!r}. Pass builder arguments as"
+                    f"={params[unknown[0]]!r}. Pass builder arguments as"
                     f" model__{unknown[0]}, or check the parameter name."
                 )
         network = build_network(builder, params, user_param_names, meta, compile_kwargs)
@@ -599,7 +665,7 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         warm = self.warm_start and hasattr(self, "snapshot_weights_")
         self._check_parameter_combinations(warm)
         with tensorflow_set_up_quietly():
-            configure_tensorflow_threads(small_network=self.model is None)
+            configure_tensorflow_threads(small_network=self._has_built_in_network())
         fit = self._validated_fit(X, y, sample_weight, warm)
         fit.callback_context = self._begin_callback_task(fit)
         self._prepare_target(fit)
@@ -632,6 +698,7 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
     def _validated_fit(self, X, y, sample_weight, warm):
         """Stage 1: the validated training rows, zero-weight rows dropped."""
         self._check_target_input(y)
+        y, y_format = self._target_rows(y)
         X, y = validate_data(
             self,
             X,
@@ -649,7 +716,9 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
             # scikit-learn's rule: a zero weight is the same as an absent row
             keep = sample_weight != 0
             X, y, sample_weight = X[keep], y[keep], sample_weight[keep]
-        return _Fit(_float32_rows(X), y, sample_weight, warm, self.get_params())
+        return _Fit(
+            _float32_rows(X), y, sample_weight, warm, self.get_params(), y_format
+        )
 
     def _prepare_target(self, fit):
         """Stage 2: the target encoder, the builder's ``meta`` and the loss."""
@@ -662,7 +731,7 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
             )
         else:
             fit.loss = make_loss(fit.params)
-            fit.target = self._fit_target(fit.y, fit.loss)
+            fit.target = self._fit_target(fit.y, fit.loss, fit.y_format)
             fit.meta = {
                 "n_features_in_": fit.X.shape[1],
                 "X_shape_": fit.X.shape,
@@ -734,7 +803,11 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
             self.lr_max,
             self.lr_min,
             self.momentum,
-            routed_params(fit.params, "optimizer"),
+            {
+                name: value
+                for name, value in routed_params(fit.params, "optimizer").items()
+                if "__" not in name  # reaches no object (warned about)
+            },
             clipnorm=None if self.clipnorm is None else float(self.clipnorm),
             shape=self.schedule,
         )
@@ -752,12 +825,14 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         """
         # the loss as the user gave it, None when not given, as scikeras hands
         # it to builders (which then choose their output, a sigmoid unit say)
-        compile_kwargs = {"optimizer": fit.optimizer, "loss": make_loss(fit.params)}
+        compile_kwargs = make_compile_kwargs(fit.params, fit.optimizer)
         if fit.warm:
             fit.network = self._get_predictor().network
         else:
-            fit.network = self._build_network(fit.meta, compile_kwargs)
-            loss = fit.loss or (fit.network.loss if fit.network.compiled else None)
+            fit.network = self._build_network(fit.meta, compile_kwargs, fit.target)
+            loss = chosen_loss(
+                fit.loss, fit.network.loss if fit.network.compiled else None
+            )
             fit.loss, fit.target = self._adapt_to_network(
                 fit.network, _output_units(fit.network, fit.X), loss, fit.target, fit.y
             )
@@ -775,7 +850,7 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
             ]
         else:
             fit.networks = [fit.network] + [
-                self._build_network(fit.meta, compile_kwargs)
+                self._build_network(fit.meta, compile_kwargs, fit.target)
                 for _ in range(self.n_networks - 1)
             ]
         if fit.warm:
@@ -1212,12 +1287,9 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
                     " or use member_order='newest'."
                 )
             return [int(index) for index in np.argsort(losses, kind="stable")]
-        indices = list(range(self.n_snapshots_))
         if self.member_order == "oldest":
-            return indices
-        # newest cycle first; within a cycle, the networks in order
-        n_networks = self._fits[-1].n_networks
-        return sorted(indices, key=lambda index: (-(index // n_networks), index))
+            return list(range(self.n_snapshots_))
+        return self._ordered_snapshots_by_age()
 
     def _get_predictor(self):
         """The Keras network members vote through; hold ``_network_lock``."""
@@ -1225,14 +1297,48 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         if predictor is None:
             # After unpickling: rebuild the architecture; the weights come from
             # the snapshots, so the builder's random initialisation is irrelevant.
-            compile_kwargs = {
-                "optimizer": keras.optimizers.SGD(),
-                "loss": make_loss(self.get_params()),
-            }
+            compile_kwargs = make_compile_kwargs(
+                self.get_params(), keras.optimizers.SGD()
+            )
             with _FIT_LOCK:
-                network = self._build_network(self._meta, compile_kwargs)
+                network = self._build_network(
+                    self._meta, compile_kwargs, self._target_encoder
+                )
             predictor = self._predictor = MemberPredictor(network)
         return predictor
+
+    @property
+    def model_(self):
+        """The Keras network, holding the newest snapshot's weights.
+
+        scikeras' ``model_``: the network to inspect (``summary()``), copy or
+        save. The ensemble votes by loading each member's weights into this
+        one network, so every read of ``model_`` loads the newest snapshot
+        (the first network's final snapshot) again; predict with the estimator,
+        which uses every member.
+        """
+        check_is_fitted(self)
+        newest = self._ordered_snapshots_by_age()[0]
+        with self._network_lock:
+            network = self._get_predictor().network
+            self._load_member(network, newest)
+        return network
+
+    @property
+    def target_encoder_(self):
+        """The fitted target encoder (scikeras' ``target_encoder_``): the
+        classes and how they are encoded, or a regressor's target scaling."""
+        check_is_fitted(self)
+        return self._target_encoder
+
+    def _ordered_snapshots_by_age(self):
+        """Snapshot indices, newest cycle first; within a cycle, the networks
+        in order."""
+        n_networks = self._fits[-1].n_networks
+        return sorted(
+            range(self.n_snapshots_),
+            key=lambda index: (-(index // n_networks), index),
+        )
 
     def _mean_vote(self, X):
         """The (weighted) mean vote of the voting members on ``X``, validated.
@@ -1363,7 +1469,7 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         """Whether the network is the built-in MLP with an activation in
         ``supported`` (names)."""
         return (
-            self.model is None
+            self._has_built_in_network()
             and isinstance(self.activation, str)
             and self.activation in supported
         )
@@ -1474,6 +1580,17 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
 
     def __setstate__(self, state):
         state = dict(state)
+        if "_extra_params" not in state:
+            # pickled before the extra parameters were kept apart: they were
+            # the public attributes that no __init__ names and no fit set
+            named = set(self._named_parameters())
+            state["_extra_params"] = {
+                name: state.pop(name)
+                for name in list(state)
+                if name not in named
+                and not name.startswith("_")
+                and not name.endswith("_")
+            }
         loss = state.get("_loss")
         if isinstance(loss, dict) and set(loss) == {"keras_loss"}:
             state["_loss"] = make_loss({"loss": loss["keras_loss"]})
@@ -1490,6 +1607,16 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
 
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _encoder_metadata(meta, target):
+    """scikeras' ``feature_encoder_`` and ``target_encoder_`` entries of a
+    builder's ``meta``: the identity on the float32 features (the network gets
+    them as they are), and the fitted target encoder. Only builders see them;
+    they are not kept in the estimator's state."""
+    n_features = meta.get("n_features_in_", 1)
+    features = FunctionTransformer().fit(np.zeros((1, n_features), np.float32))
+    return {"feature_encoder_": features, "target_encoder_": target}
 
 
 def _float32_rows(X):

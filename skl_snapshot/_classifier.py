@@ -6,11 +6,12 @@ accuracy) and its prediction methods.
 """
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score, log_loss
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 
 from ._base import BaseSnapshotEnsemble, extended_signature
 from ._members import MemberEvaluation
@@ -355,9 +356,41 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
 
     # -- task hooks -------------------------------------------------------------
 
-    def _fit_target(self, y, loss):
+    def _target_rows(self, y):
+        # scikeras' and Keras' convention: one-hot rows are classes 0..k-1
+        # (one per column), and predictions are one-hot rows again
+        if sp.issparse(y) or not hasattr(y, "__array__") and not isinstance(
+            y, list | tuple
+        ):
+            return y, None
+        try:
+            rows = np.asarray(y)
+        except (TypeError, ValueError):
+            return y, None
+        if rows.ndim != 2 or rows.shape[1] < 2:
+            return y, None
+        if type_of_target(rows, input_name="y") != "multilabel-indicator":
+            return y, None
+        labels = rows.sum(axis=1)
+        if not (labels == 1).all():
+            bad = int(np.flatnonzero(labels != 1)[0])
+            raise ValueError(
+                "A 2-D y of 0s and 1s is read as one-hot classes (one column per"
+                f" class, one 1 per row); {type(self).__name__} does not do"
+                " multilabel classification. Got a row with"
+                f" {int(labels[bad])} ones (row {bad})."
+            )
+        return rows.argmax(axis=1), {"n_classes": rows.shape[1], "dtype": rows.dtype.str}
+
+    def _fit_target(self, y, loss, y_format):
         check_classification_targets(y)
-        encoder = _ClassTarget(ClassifierLabelEncoder(loss=loss).fit(y))
+        categories = (
+            "auto" if y_format is None else [np.arange(y_format["n_classes"])]
+        )
+        encoder = _ClassTarget(
+            ClassifierLabelEncoder(loss=loss, categories=categories).fit(y),
+            one_hot_y=y_format,
+        )
         if len(encoder.classes_) < 2:
             raise ValueError(
                 "SnapshotEnsembleClassifier needs samples of at least 2 classes"
@@ -388,9 +421,14 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
             loss = self._default_loss if n_outputs > 1 else "binary_crossentropy"
         if is_one_hot_loss(loss):
             if not is_one_hot_loss(target.encoder.loss):
-                target = _ClassTarget(ClassifierLabelEncoder(loss=loss).fit(y))
+                target = _ClassTarget(
+                    ClassifierLabelEncoder(loss=loss).fit(target.classes_),
+                    one_hot_y=target.one_hot_y,
+                )
             if n_classes == 2 and n_outputs == 2:
-                target = _ClassTarget(target.encoder, one_hot_binary=True)
+                target = _ClassTarget(
+                    target.encoder, one_hot_binary=True, one_hot_y=target.one_hot_y
+                )
         return loss, target
 
     def _vote(self, output):
@@ -409,7 +447,10 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
         self.classes_ = target.classes_
 
     def _target_record(self, target):
-        return {"classes": labels_to_json(target.classes_)}
+        record = {"classes": labels_to_json(target.classes_)}
+        if target.one_hot_y is not None:
+            record["one_hot_y"] = dict(target.one_hot_y)
+        return record
 
     @classmethod
     def _target_from_manifest(cls, manifest, where):
@@ -422,13 +463,32 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
             ):
                 raise ValueError("not a list of at least two distinct labels")
             encoder = ClassifierLabelEncoder(loss=manifest["loss"]).fit(classes)
+            one_hot_y = _one_hot_from_manifest(manifest.get("one_hot_y"), classes)
         except (TypeError, ValueError) as error:
             raise SnapshotDirectoryError(
                 f"{where} records classes that cannot be read: {error}."
             ) from None
-        return _ClassTarget(encoder)
+        return _ClassTarget(encoder, one_hot_y=one_hot_y)
+
+    def _labels(self, proba):
+        """The predicted targets of probabilities: labels, or one-hot rows if
+        y was given so."""
+        best = np.argmax(proba, axis=1)
+        one_hot = self._target_encoder.one_hot_y
+        if one_hot is not None:
+            return np.eye(len(self.classes_), dtype=np.dtype(one_hot["dtype"]))[best]
+        return self.classes_[best]
+
+    def _scored_labels(self, y):
+        """True targets given to a score: one-hot rows as their classes."""
+        if self._target_encoder.one_hot_y is not None:
+            rows, y_format = self._target_rows(y)
+            if y_format is not None:
+                return rows
+        return y
 
     def _vote_scores(self, y, vote, sample_weight):
+        y = self._scored_labels(y)
         labels = self.classes_
         return {
             "accuracy": accuracy_score(
@@ -467,8 +527,7 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
         y : ndarray of shape (n_samples,)
             The class with the highest mean probability, as given in ``y`` at fit.
         """
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
+        return self._labels(self.predict_proba(X))
 
     def staged_predict_proba(self, X):
         """Ensemble probabilities as snapshots join, one at a time.
@@ -507,7 +566,7 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
             ``member_order``, for k = 1, ..., ``n_snapshots_``.
         """
         for proba in self.staged_predict_proba(X):
-            yield self.classes_[np.argmax(proba, axis=1)]
+            yield self._labels(proba)
 
     def snapshot_scores(self, X, y, sample_weight=None):
         """Score each snapshot alone and each ensemble size, in one pass.
@@ -567,6 +626,25 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
         return super().score(X, y, sample_weight=sample_weight)
 
 
+def _one_hot_from_manifest(record, classes):
+    """A manifest's ``one_hot_y`` entry, checked: absent, or the classes 0..k-1
+    and a plain numeric NumPy type."""
+    if record is None:
+        return None
+    if not isinstance(record, dict) or set(record) != {"n_classes", "dtype"}:
+        raise ValueError("one_hot_y is not {'n_classes': ..., 'dtype': ...}")
+    n_classes, dtype = record["n_classes"], record["dtype"]
+    if (
+        not isinstance(n_classes, int)
+        or isinstance(n_classes, bool)
+        or not np.array_equal(classes, np.arange(n_classes))
+    ):
+        raise ValueError("one_hot_y's n_classes does not match the classes 0..k-1")
+    if not isinstance(dtype, str) or np.dtype(dtype).kind not in "biuf":
+        raise ValueError(f"one_hot_y's dtype {dtype!r} is not a numeric type")
+    return {"n_classes": n_classes, "dtype": np.dtype(dtype).str}
+
+
 class _ClassTarget:
     """The classifier's target encoder: scikeras' label encoder, with the
     output widths a network of these classes may have.
@@ -575,10 +653,12 @@ class _ClassTarget:
     which scikeras' encoder leaves as one ordinal column.
     """
 
-    def __init__(self, encoder, one_hot_binary=False):
+    def __init__(self, encoder, one_hot_binary=False, one_hot_y=None):
         self.encoder = encoder
         self.classes_ = encoder.classes_
         self.one_hot_binary = one_hot_binary
+        # y given as one-hot rows: {"n_classes", "dtype" (its NumPy name)}
+        self.one_hot_y = one_hot_y
 
     # The pickled (and skops) state is the classes and whether the loss wants
     # one-hot targets, all the encoder depends on: no scikeras object in it, so
@@ -591,11 +671,14 @@ class _ClassTarget:
             "classes_": self.classes_,
             "loss": loss,
             "one_hot_binary": self.one_hot_binary,
+            "one_hot_y": self.one_hot_y,
         }
 
     def __setstate__(self, state):
         encoder = ClassifierLabelEncoder(loss=state["loss"]).fit(state["classes_"])
-        self.__init__(encoder, state.get("one_hot_binary", False))
+        self.__init__(
+            encoder, state.get("one_hot_binary", False), state.get("one_hot_y")
+        )
 
     def transform(self, y):
         encoded = self.encoder.transform(y)

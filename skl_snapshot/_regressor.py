@@ -386,7 +386,7 @@ class SnapshotEnsembleRegressor(RegressorMixin, BaseSnapshotEnsemble):
                 f" {array.dtype}); for class labels use SnapshotEnsembleClassifier."
             )
 
-    def _fit_target(self, y, loss):
+    def _fit_target(self, y, loss, y_format):
         if y.ndim == 2 and y.shape[1] == 1:
             warnings.warn(
                 "A column-vector y was passed when a 1d array was expected."
@@ -624,7 +624,8 @@ class _RegressionTarget:
         return columns.reshape(-1) if self.y_ndim == 1 else columns
 
     def get_metadata(self):
-        return {"n_outputs_": self.n_outputs}
+        # scikeras' regressor meta: y's columns, and one Keras output
+        return {"n_outputs_": self.n_outputs, "n_outputs_expected_": 1}
 
     def output_units(self):
         return (self.n_outputs,)

@@ -41,6 +41,7 @@ if "scikeras" not in sys.modules:
 from scikeras._utils import (  # noqa: E402
     accepts_kwargs,
     get_loss_class_function_or_string,
+    get_metric_class,
     has_param,
     route_params,
     try_to_convert_strings_to_classes,
@@ -52,18 +53,87 @@ from scikeras.utils.transformers import ClassifierLabelEncoder  # noqa: E402
 
 __all__ = [
     "ROUTING_PREFIXES",
+    "SCIKERAS_PARAMETERS",
+    "UNSUPPORTED_PREFIXES",
+    "check_scikeras_parameters",
+    "chosen_loss",
     "ClassifierLabelEncoder",
     "build_network",
     "check_callbacks",
     "is_one_hot_loss",
     "make_callbacks",
+    "make_compile_kwargs",
     "make_loss",
     "routed_params",
     "seeded",
 ]
 
 #: Prefixes of the scikeras-style routed parameters, ``<prefix>__<name>``.
-ROUTING_PREFIXES = ("model", "optimizer", "loss", "fit")
+ROUTING_PREFIXES = ("model", "optimizer", "loss", "metrics", "fit", "callbacks")
+
+#: The keys of the ``compile_kwargs`` a builder receives (scikeras' name).
+COMPILE_KWARGS = frozenset({"optimizer", "loss", "metrics"})
+
+#: scikeras' constructor parameters that these estimators do not take, with
+#: why and what to use instead (a builder that names one still gets it).
+SCIKERAS_PARAMETERS = {
+    "optimizer": (
+        "snapshot ensembles train with SGD and momentum on the cyclic"
+        " learning-rate schedule: set lr_max, lr_min and momentum (optimizer__*"
+        " for SGD's other arguments). To take snapshots with another optimizer,"
+        " train your own Keras model with SnapshotEnsembleCallback"
+    ),
+    "validation_split": (
+        "set validation_fraction, which holds rows out to order and weight the"
+        " members"
+    ),
+    "validation_batch_size": "held-out rows are scored in one pass",
+    "shuffle": "each network draws its own data order every epoch from random_state",
+    "run_eagerly": "training is one compiled function per cycle",
+    "build_fn": "pass the builder as model= (scikeras renamed it too)",
+}
+
+#: scikeras' routing prefixes that have no destination here, and why.
+UNSUPPORTED_PREFIXES = {
+    "predict": (
+        "the members predict through one compiled forward pass, not"
+        " keras.Model.predict"
+    ),
+    "compile": (
+        "the network is trained by a compiled loop, not through"
+        " keras.Model.compile; route the loss with loss__* and SGD's arguments"
+        " with optimizer__*"
+    ),
+}
+
+
+def check_scikeras_parameters(names, builder, estimator_name):
+    """Refuse scikeras parameters and prefixes that have no meaning here.
+
+    ``names`` are the estimator's extra (``**kwargs``) parameter names. A
+    scikeras parameter that ``builder`` names in its signature is the builder's.
+    """
+    for name in names:
+        prefix = name.split("__", 1)[0] if "__" in name else None
+        if prefix in UNSUPPORTED_PREFIXES:
+            raise ValueError(
+                f"Unsupported routing prefix {prefix!r} in parameter {name}"
+                f" ({estimator_name} has no such destination):"
+                f" {UNSUPPORTED_PREFIXES[prefix]}. Routed parameters start with"
+                f" one of {', '.join(ROUTING_PREFIXES)}."
+            )
+        if prefix is not None and prefix not in ROUTING_PREFIXES:
+            raise ValueError(
+                f"Unknown routing prefix {prefix!r} in parameter {name}. Routed"
+                f" parameters start with one of {', '.join(ROUTING_PREFIXES)}."
+            )
+        if name in SCIKERAS_PARAMETERS and not (
+            callable(builder) and has_param(builder, name)
+        ):
+            raise ValueError(
+                f"{name} is a scikeras parameter that {estimator_name} does not"
+                f" take: {SCIKERAS_PARAMETERS[name]}."
+            )
 
 
 def routed_params(params, destination):
@@ -83,6 +153,36 @@ def make_loss(params):
     )
 
 
+def make_metrics(params):
+    """The metrics of ``metrics=`` and ``metrics__*``, made as scikeras makes
+    them (names to classes, routed arguments, one metric to a list), or None."""
+    metrics = params.get("metrics")
+    if metrics is None:
+        return None
+    metrics = unflatten_params(
+        items=try_to_convert_strings_to_classes(metrics, get_metric_class),
+        params=route_params(params, destination="metrics", pass_filter=set()),
+    )
+    if not isinstance(metrics, dict | list):
+        metrics = [metrics]
+    return metrics
+
+
+def make_compile_kwargs(params, optimizer):
+    """The ``compile_kwargs`` a builder receives: ``optimizer``, the loss as
+    the user gave it (None when not given, as scikeras hands it, so that a
+    builder chooses its output) and the metrics.
+
+    The metrics are for the builder to compile into the network, as in
+    scikeras; the snapshot loop itself computes only the loss.
+    """
+    return {
+        "optimizer": optimizer,
+        "loss": make_loss(params),
+        "metrics": make_metrics(params),
+    }
+
+
 def _callback_items(callbacks):
     """The elements of a ``fit__callbacks`` value: one, a list, or a dict's."""
     if isinstance(callbacks, keras.callbacks.Callback | type):
@@ -92,10 +192,18 @@ def _callback_items(callbacks):
     return list(callbacks)
 
 
+def _callbacks_source(params):
+    """``(callbacks, destination)``: ``fit__callbacks`` if given, else scikeras'
+    un-prefixed ``callbacks``, and where their routed arguments are."""
+    if params.get("fit__callbacks") is not None:
+        return params["fit__callbacks"], "fit__callbacks"
+    return params.get("callbacks"), "callbacks"
+
+
 def check_callbacks(params):
-    """Refuse a ``fit__callbacks`` element that is neither a Keras callback nor
-    a callback class, without making any."""
-    callbacks = params.get("fit__callbacks")
+    """Refuse a ``fit__callbacks`` (or ``callbacks``) element that is neither a
+    Keras callback nor a callback class, without making any."""
+    callbacks, destination = _callbacks_source(params)
     for callback in [] if callbacks is None else _callback_items(callbacks):
         if not (
             isinstance(callback, keras.callbacks.Callback)
@@ -105,8 +213,8 @@ def check_callbacks(params):
             )
         ):
             raise ValueError(
-                "fit__callbacks must be a Keras callback, or a list or dict of"
-                " them (instances, or classes with their fit__callbacks__*"
+                f"{destination} must be a Keras callback, or a list or dict of"
+                f" them (instances, or classes with their {destination}__*"
                 f" arguments). Got an element {callback!r}."
             )
 
@@ -117,8 +225,10 @@ def make_callbacks(params):
     ``fit__callbacks`` may be one callback, a list or a dict of them, each an
     instance or a class; ``fit__callbacks__0__monitor`` (by position) or
     ``fit__callbacks__name__monitor`` (by key) are a class's arguments.
+    scikeras' ``callbacks`` and ``callbacks__*`` are taken when
+    ``fit__callbacks`` is not given.
     """
-    callbacks = params.get("fit__callbacks")
+    callbacks, destination = _callbacks_source(params)
     if callbacks is None:
         return []
     check_callbacks(params)
@@ -126,9 +236,41 @@ def make_callbacks(params):
         callbacks = [callbacks]
     made = unflatten_params(
         items=callbacks,
-        params=route_params(params, destination="fit__callbacks", pass_filter=set()),
+        params=route_params(params, destination=destination, pass_filter=set()),
     )
     return _callback_items(made)
+
+
+def _loss_names(loss):
+    """A loss (or a list or dict of them, one per output) by Keras names;
+    a loss without a name stands for itself."""
+    if isinstance(loss, Mapping):
+        return {key: _loss_names(value) for key, value in loss.items()}
+    if isinstance(loss, list | tuple):
+        return [_loss_names(value) for value in loss]
+    try:
+        return loss_name(loss)
+    except (TypeError, ValueError):
+        return id(loss)
+
+
+def chosen_loss(given, compiled):
+    """The loss to train with: scikeras' rule for ``loss=`` and a network the
+    builder compiled.
+
+    Either alone is used. Both: the same loss (by Keras name, or the same
+    object) keeps the compiled one, with its configuration; different losses
+    are refused, since one of them would be silently ignored.
+    """
+    if given is None or compiled is None:
+        return compiled if given is None else given
+    if given is not compiled and _loss_names(given) != _loss_names(compiled):
+        raise ValueError(
+            f"loss={given!r} was given, but model compiled with loss={compiled!r}."
+            " Give the loss once: as the estimator's loss (the builder gets it in"
+            " compile_kwargs['loss']), or by compiling the network in the builder."
+        )
+    return compiled
 
 
 def is_one_hot_loss(loss):

@@ -64,7 +64,9 @@ def manifest_header(estimator, network, meta, loss):
     """
     # A callable activation has no JSON form: the directory then describes the
     # network by its Keras config alone, as for a custom model.
-    built_in = estimator.model is None and isinstance(estimator.activation, str)
+    built_in = estimator._has_built_in_network() and isinstance(
+        estimator.activation, str
+    )
     estimator_params = {"built_in_network": built_in}
     for name, value in estimator.get_params(deep=False).items():
         if name in _UNRECORDED_PARAMETERS:
@@ -166,7 +168,7 @@ def _load_estimator(cls, directory, in_memory):
     snapshot_weights = _snapshot_weights(
         directory, records, network, architecture, in_memory
     )
-    if estimator.model is None:
+    if estimator._has_built_in_network():
         # after the weights, whose mismatch with the files is the clearer error
         _check_built_in_network(estimator, network, directory)
     estimator._set_fitted_state(

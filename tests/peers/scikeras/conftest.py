@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterator
+
+import pytest
+from keras import backend
+
+if TYPE_CHECKING:
+    from _pytest.fixtures import FixtureRequest
+
+
+@pytest.fixture(autouse=True)
+def set_floatx_and_backend_config(request: FixtureRequest) -> Iterator[None]:
+    current = backend.floatx()
+    floatx = getattr(request, "param", "float32")
+    backend.set_floatx(floatx)
+    try:
+        yield
+    finally:
+        backend.set_floatx(current)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the adapted tests that cannot apply (see _not_applicable.py)."""
+    from ._not_applicable import NOT_APPLICABLE
+
+    for item in items:
+        node = item.nodeid.split("tests/peers/scikeras/", 1)[-1]
+        for prefix, reason in NOT_APPLICABLE.items():
+            if node.startswith(prefix):
+                item.add_marker(
+                    pytest.mark.xfail(strict=True, reason=f"not applicable: {reason}")
+                )
+                break
