@@ -338,6 +338,11 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
 
     def __getattr__(self, name):
         # only called when normal lookup fails: the extra parameters by name
+        attribute = getattr(type(self), name, None)
+        if isinstance(attribute, property):
+            # a property that raised AttributeError (NotFittedError is one):
+            # let its own error through rather than "no attribute"
+            return attribute.fget(self)
         extra = vars(self).get("_extra_params") if not name.startswith("_") else None
         if extra is not None and name in extra:
             return extra[name]

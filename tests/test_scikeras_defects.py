@@ -1,8 +1,15 @@
 """Defects found by running scikeras' and Keras' wrapper tests (issue 17)."""
 
+import pickle
+
 import keras
 import numpy as np
 import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.estimator_checks import check_no_attributes_set_in_init
+
+from skl_snapshot import SnapshotEnsembleClassifier
 
 from .conftest import fast_classifier
 
@@ -174,3 +181,205 @@ def test_binary_targets_with_a_one_hot_loss(blobs, loss):
     )
     # a warm start after the round trip encodes the targets the same way
     restored.set_params(warm_start=True).fit(X, labels)
+
+
+# -- found by the adapted peer suite (tests/peers) ------------------------------
+
+
+def _builder(meta, compile_kwargs, units=8):
+    classifier = "n_classes_" in meta
+    model = keras.Sequential(
+        [
+            keras.Input((meta["n_features_in_"],)),
+            keras.layers.Dense(units, activation="relu"),
+            keras.layers.Dense(
+                meta["n_classes_"] if classifier else meta["n_outputs_"],
+                activation="softmax" if classifier else None,
+            ),
+        ]
+    )
+    model.compile(**{key: compile_kwargs[key] for key in ("optimizer", "loss")})
+    return model
+
+
+def test_a_subclass_written_the_scikeras_way_keeps_the_base_parameters(task):
+    # __init__(self, model=None, split=True, **kwargs): the base's parameters
+    # were taken for builder arguments ("does not accept activation='relu'")
+    class Subclass(task.Estimator):
+        def __init__(self, model=None, split=True, **kwargs):
+            super().__init__(model=model, **kwargs)
+            self.split = split
+
+    estimator = Subclass(
+        model=_builder, split=False, epochs=4, n_cycles=2, n_networks=1
+    )
+    params = estimator.get_params()
+    assert params["split"] is False and params["epochs"] == 4
+    assert "activation" in params and "activation" not in estimator._extra_params
+    clone(estimator).fit(task.X, task.y)
+
+
+def test_routed_parameters_are_parameters_not_attributes(task):
+    estimator = task.make(model=_builder, model__units=4)
+    assert "model__units" not in vars(estimator)
+    assert estimator.get_params()["model__units"] == 4
+    assert estimator.model__units == 4
+    estimator.set_params(model__units=6, optimizer__nesterov=True)
+    assert clone(estimator).get_params()["model__units"] == 6
+    check_no_attributes_set_in_init(task.Estimator.__name__, estimator)
+    with pytest.raises(AttributeError, match="no attribute 'model__other'"):
+        estimator.model__other  # noqa: B018
+
+
+def test_old_pickles_of_routed_parameters_still_load(task):
+    estimator = task.make(model=_builder, model__units=4)
+    state = estimator.__getstate__()
+    extra = state.pop("_extra_params")
+    state.update(extra)  # how a routed parameter was pickled before
+    old = task.Estimator.__new__(task.Estimator)
+    old.__setstate__(state)
+    assert old.get_params()["model__units"] == 4 and "model__units" not in vars(old)
+
+
+def test_model_is_the_network_with_the_newest_snapshot(task):
+    estimator = task.make(n_networks=2).fit(task.X, task.y)
+    network = estimator.model_
+    assert isinstance(network, keras.Model) and estimator.model_ is network
+    newest = estimator._ordered_snapshots_by_age()[0]
+    estimator.predict(task.X_test)  # loads every member into the network
+    for weight, expected in zip(
+        estimator.model_.get_weights(), estimator.snapshot_weights_[newest]
+    ):
+        np.testing.assert_array_equal(weight, expected)
+    assert estimator.target_encoder_ is estimator._target_encoder
+    with pytest.raises(NotFittedError):
+        task.make().model_  # noqa: B018
+
+
+def test_builders_get_the_encoders_in_meta(task):
+    seen = {}
+
+    def builder(meta, compile_kwargs):
+        seen.update(meta)
+        return _builder(meta, compile_kwargs)
+
+    task.make(model=builder).fit(task.X, task.y)
+    features = seen["feature_encoder_"]
+    np.testing.assert_array_equal(features.transform(task.X[:2]), task.X[:2])
+    assert hasattr(seen["target_encoder_"], "transform")
+    if task.name == "regressor":
+        assert seen["n_outputs_expected_"] == 1
+
+
+@pytest.mark.parametrize("loss", [None, "categorical_crossentropy"])
+def test_one_hot_targets_are_classes_and_predictions_one_hot_rows(blobs, loss, tmp_path):
+    X, y, X_test, y_test = blobs
+    one_hot = np.eye(3, dtype=np.uint8)[y]
+    labels = fast_classifier(loss=loss).fit(X, y)
+    rows = fast_classifier(loss=loss).fit(X, one_hot)
+    np.testing.assert_array_equal(rows.classes_, [0, 1, 2])
+    np.testing.assert_allclose(rows.predict_proba(X_test), labels.predict_proba(X_test))
+    predicted = rows.predict(X_test)
+    assert predicted.dtype == np.uint8 and predicted.shape == (len(X_test), 3)
+    np.testing.assert_array_equal(predicted.argmax(axis=1), labels.predict(X_test))
+    test_rows = np.eye(3, dtype=np.uint8)[y_test]
+    assert rows.score(X_test, test_rows) == labels.score(X_test, y_test)
+    np.testing.assert_allclose(
+        rows.snapshot_scores(X_test, test_rows).ensemble_log_loss,
+        labels.snapshot_scores(X_test, y_test).ensemble_log_loss,
+    )
+    loaded = pickle.loads(pickle.dumps(rows))
+    np.testing.assert_array_equal(loaded.predict(X_test), predicted)
+    saved = fast_classifier(loss=loss, snapshot_dir=tmp_path / "run").fit(X, one_hot)
+    loaded = SnapshotEnsembleClassifier.from_snapshot_dir(tmp_path / "run")
+    np.testing.assert_array_equal(loaded.predict(X_test), saved.predict(X_test))
+
+
+def test_multilabel_rows_are_refused_with_the_row(blobs):
+    X, y, _, _ = blobs
+    rows = np.eye(3)[y]
+    rows[5, :] = 1
+    with pytest.raises(ValueError, match="multilabel.*3 ones \\(row 5\\)"):
+        fast_classifier().fit(X, rows)
+
+
+def test_nested_optimizer_names_reach_nothing_and_say_so(blobs):
+    X, y, X_test, _ = blobs
+    with pytest.warns(UserWarning, match="optimizer__xyz__abc reaches no object"):
+        nested = fast_classifier(optimizer__xyz__abc="error!").fit(X, y)
+    np.testing.assert_allclose(
+        nested.predict_proba(X_test),
+        fast_classifier().fit(X, y).predict_proba(X_test),
+        rtol=1e-5,
+    )
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"optimizer": "adam"}, "optimizer is a scikeras parameter.*SGD"),
+        ({"validation_split": 0.1}, "validation_split.*validation_fraction"),
+        ({"run_eagerly": True}, "run_eagerly is a scikeras parameter"),
+        ({"predict__batch_size": 8}, "routing prefix 'predict'"),
+    ],
+)
+def test_scikeras_only_parameters_are_refused_with_the_reason(task, params, match):
+    with pytest.raises(ValueError, match=match):
+        task.make(model=_builder, **params).fit(task.X, task.y)
+
+
+def test_metrics_reach_the_builder_compiled(task):
+    seen = {}
+
+    def builder(meta, compile_kwargs):
+        seen.update(compile_kwargs)
+        return _builder(meta, compile_kwargs)
+
+    task.make(model=builder, metrics="mae").fit(task.X, task.y)
+    assert set(seen) == task.Estimator._compile_kwargs
+    assert [type(metric).__name__ for metric in seen["metrics"]] == ["MeanAbsoluteError"]
+
+
+class _Recorded(_Counting):
+    made = []
+
+    def __init__(self, start=0):
+        super().__init__(start)
+        self.made.append(self)
+
+
+def test_callbacks_as_scikeras_spells_them(blobs):
+    X, y, _, _ = blobs
+    _Recorded.made.clear()
+    classifier = fast_classifier(callbacks=_Recorded, callbacks__start=10).fit(X, y)
+    (callback,) = _Recorded.made
+    # made with its routed argument, then called at the end of each cycle
+    assert callback.cycles == 10 + classifier.n_cycles
+
+
+def test_a_subclass_keras_build_fn_builds_the_network(blobs):
+    X, y, _, _ = blobs
+
+    class WithBuildFn(SnapshotEnsembleClassifier):
+        def _keras_build_fn(self, meta, compile_kwargs):
+            return _builder(meta, compile_kwargs, units=5)
+
+    classifier = WithBuildFn(epochs=4, n_cycles=2, n_networks=1).fit(X, y)
+    assert classifier.model_.layers[0].units == 5
+
+
+def test_a_loss_given_twice_must_agree(task):
+    def builder(meta, compile_kwargs):
+        model = _builder(meta, compile_kwargs)
+        model.compile(optimizer=compile_kwargs["optimizer"], loss=compiled)
+        return model
+
+    compiled = keras.losses.CategoricalHinge() if task.name == "classifier" else (
+        keras.losses.MeanAbsoluteError()
+    )
+    given = "mse" if task.name == "regressor" else "sparse_categorical_crossentropy"
+    with pytest.raises(ValueError, match="but model compiled with"):
+        task.make(model=builder, loss=given).fit(task.X, task.y)
+    same = type(compiled)()
+    fitted = task.make(model=builder, loss=same).fit(task.X, task.y)
+    assert fitted.model_.loss is compiled  # the builder's, with its configuration
