@@ -1,7 +1,9 @@
 """The adapted scikeras tests that cannot apply to snapshot ensembles, and why.
 
 Each is marked ``xfail(strict=True)`` by ``conftest.py``: it still runs, and if
-one starts passing the suite fails until its mark is removed. Every reason is
+one starts passing the suite fails until its mark is removed. The few in
+:data:`UNSEEDED` fit without a random_state, so they pass or fail by the draw,
+and are marked not strict. Every reason is
 a difference that the user guide's "Coming from scikeras or keras.wrappers"
 page states (docs/user_guide.rst, section "What differs on purpose").
 """
@@ -185,4 +187,10 @@ NOT_APPLICABLE = {
     ),
     "test_api.py::TestAdvancedAPIFuncs::test_ensemble[MLPClassifier]": ONE_EPOCH,
     "test_api.py::TestPrebuiltModel::test_ensemble[MLPClassifier]": ONE_EPOCH,
+}
+
+#: Tests that fit unseeded, whose outcome is a draw: xfail, not strict.
+UNSEEDED = {
+    "test_api.py::TestAdvancedAPIFuncs::test_ensemble[MLPClassifier]",
+    "test_api.py::TestPrebuiltModel::test_ensemble[MLPClassifier]",
 }
