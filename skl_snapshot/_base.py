@@ -579,6 +579,11 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
     def _check_target_input(self, y):
         """Refuse targets before scikit-learn's validation; a hook."""
 
+    @abstractmethod
+    def _keras_wrapper_target(self, target, y):
+        """The targets keras.wrappers hands a builder ``model(X, y)``: for
+        validated ``y``, or one row of the right shape when ``y`` is None."""
+
     def _target_rows(self, y):
         """``(y, y_format)``: the targets as scikit-learn validates them, and
         how they were given if predictions must be given back so (a
@@ -623,10 +628,16 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         }
         return params, user_param_names
 
-    def _build_network(self, meta, compile_kwargs, target):
+    def _build_network(self, meta, compile_kwargs, target, X=None, y=None):
+        """A network from the builder. ``X`` and ``y`` (the training rows, or a
+        one-row stand-in when rebuilding for prediction) reach a builder in
+        keras.wrappers' convention, ``model(X, y, **kwargs)``."""
         params, user_param_names = self._builder_params()
         meta = {**meta, **_encoder_metadata(meta, target)}
         builder = self._builder()
+        if X is None:
+            X = np.zeros((1, meta["n_features_in_"]), np.float32)
+        data = (X, self._keras_wrapper_target(target, y))
         if callable(builder) and not isinstance(builder, keras.Model):
             unknown = sorted(
                 name for name in user_param_names if not _accepts(builder, name)
@@ -637,7 +648,9 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
                     f"={params[unknown[0]]!r}. Pass builder arguments as"
                     f" model__{unknown[0]}, or check the parameter name."
                 )
-        network = build_network(builder, params, user_param_names, meta, compile_kwargs)
+        network = build_network(
+            builder, params, user_param_names, meta, compile_kwargs, data
+        )
         if not isinstance(network, keras.Model):
             raise TypeError(
                 "The model builder must return a keras.Model. Got"
@@ -834,7 +847,9 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         if fit.warm:
             fit.network = self._get_predictor().network
         else:
-            fit.network = self._build_network(fit.meta, compile_kwargs, fit.target)
+            fit.network = self._build_network(
+                fit.meta, compile_kwargs, fit.target, fit.X, fit.y
+            )
             loss = chosen_loss(
                 fit.loss, fit.network.loss if fit.network.compiled else None
             )
@@ -855,7 +870,7 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
             ]
         else:
             fit.networks = [fit.network] + [
-                self._build_network(fit.meta, compile_kwargs, fit.target)
+                self._build_network(fit.meta, compile_kwargs, fit.target, fit.X, fit.y)
                 for _ in range(self.n_networks - 1)
             ]
         if fit.warm:

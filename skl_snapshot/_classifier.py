@@ -470,6 +470,13 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
             ) from None
         return _ClassTarget(encoder, one_hot_y=one_hot_y)
 
+    def _keras_wrapper_target(self, target, y):
+        # keras.wrappers' classifier one-hot encodes the classes
+        n_classes = len(target.classes_)
+        if y is None:
+            return np.zeros((1, n_classes), np.float32)
+        return np.eye(n_classes, dtype=np.float32)[np.searchsorted(target.classes_, y)]
+
     def _labels(self, proba):
         """The predicted targets of probabilities: labels, or one-hot rows if
         y was given so."""

@@ -415,6 +415,14 @@ class SnapshotEnsembleRegressor(RegressorMixin, BaseSnapshotEnsemble):
             )
         return loss or self._default_loss, target
 
+    def _keras_wrapper_target(self, target, y):
+        # keras.wrappers' regressor hands y over as it is
+        if y is None:
+            return np.zeros(
+                (1,) if target.y_ndim == 1 else (1, target.n_outputs), np.float32
+            )
+        return np.asarray(y, dtype=np.float32)
+
     def _vote(self, output):
         return output
 

@@ -281,12 +281,14 @@ def is_one_hot_loss(loss):
         return False
 
 
-def build_network(builder, params, user_param_names, meta, compile_kwargs):
+def build_network(builder, params, user_param_names, meta, compile_kwargs, data):
     """Call a scikeras-style ``builder`` the way scikeras does.
 
     The builder receives its ``model__*`` parameters and the user's extra,
     un-prefixed keyword arguments, plus ``meta``, ``compile_kwargs`` and ``params``
-    when its signature asks for them (or takes ``**kwargs``).
+    when its signature asks for them (or takes ``**kwargs``). A builder that
+    names ``X`` and ``y`` gets ``data``, ``(X, y)``, as keras.wrappers'
+    ``model(X, y, **model_kwargs)`` does.
     """
     build_params = route_params(
         params, destination="model", pass_filter=user_param_names, strict=True
@@ -297,6 +299,8 @@ def build_network(builder, params, user_param_names, meta, compile_kwargs):
         build_params["compile_kwargs"] = compile_kwargs
     if has_param(builder, "params") or accepts_kwargs(builder):
         build_params["params"] = params
+    if has_param(builder, "X") and has_param(builder, "y"):
+        build_params["X"], build_params["y"] = data
     return builder(**build_params)
 
 

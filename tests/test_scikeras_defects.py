@@ -383,3 +383,36 @@ def test_a_loss_given_twice_must_agree(task):
     same = type(compiled)()
     fitted = task.make(model=builder, loss=same).fit(task.X, task.y)
     assert fitted.model_.loss is compiled  # the builder's, with its configuration
+
+
+def test_a_keras_wrappers_builder_gets_the_training_rows(task):
+    # keras.wrappers' convention: model(X, y, **model_kwargs), y one-hot for
+    # a classifier and as given for a regressor
+    seen = []
+
+    def builder(X, y, units=8):
+        seen.append((X.shape, y.shape))
+        n_outputs = y.shape[1] if y.ndim > 1 else 1
+        model = keras.Sequential(
+            [
+                keras.Input((X.shape[1],)),
+                keras.layers.Dense(units, activation="relu"),
+                keras.layers.Dense(
+                    n_outputs, activation="softmax" if task.name == "classifier" else None
+                ),
+            ]
+        )
+        model.compile(
+            loss="categorical_crossentropy" if task.name == "classifier" else "mse"
+        )
+        return model
+
+    estimator = task.make(model=builder, model__units=4).fit(task.X, task.y)
+    n_outputs = 3 if task.name == "classifier" else 1
+    expected_y = (len(task.y), 3) if task.name == "classifier" else (len(task.y),)
+    assert seen == [(task.X.shape, expected_y)]
+    before = getattr(estimator, task.output_method)(task.X_test)
+    del estimator._predictor  # as after unpickling: rebuilt on demand
+    np.testing.assert_allclose(getattr(estimator, task.output_method)(task.X_test), before)
+    # rebuilt for prediction from a one-row stand-in of the same shape
+    assert seen[1] == ((1, 4), (1, n_outputs) if n_outputs > 1 else (1,))
