@@ -5,7 +5,8 @@ Coming from scikeras or keras.wrappers
 scikeras is no longer maintained (its author, scikeras#337: "Please use the
 wrappers in Keras itself"), and Keras 3 ships ``keras.wrappers.SKLearnClassifier``.
 ``SnapshotEnsembleClassifier`` keeps scikeras' conventions, so a scikeras model
-moves over with its builder unchanged. This example trains the same Keras
+moves over with its builder unchanged, and it calls a builder written for
+keras.wrappers the way keras.wrappers does. This example trains the same Keras
 network with the three APIs side by side on the same split, then lists what
 carries over and what differs on purpose.
 """
@@ -53,7 +54,8 @@ def build(meta, compile_kwargs, hidden=32):
     return model
 
 
-# keras.wrappers calls its builder with X and y instead, and one-hot encodes y
+# keras.wrappers calls its builder with X and y instead, and one-hot encodes y;
+# a builder that names X and y gets them from SnapshotEnsembleClassifier too
 def build_for_keras_wrappers(X, y, hidden=32):
     model = keras.Sequential(
         [
@@ -104,8 +106,20 @@ estimators = {
         batch_size=16,
         random_state=0,
     ),
+    # the keras.wrappers builder, unchanged: model_kwargs become model__*
+    "SnapshotEnsembleClassifier, X/y builder": SnapshotEnsembleClassifier(
+        model=build_for_keras_wrappers,
+        model__hidden=32,
+        epochs=60,
+        n_cycles=4,
+        t_mult=1.0,
+        n_networks=1,
+        lr_max=0.05,
+        batch_size=16,
+        random_state=0,
+    ),
 }
-print(f"{'estimator':<34} {'accuracy':>8} {'log-loss':>9} {'fit s':>6}")
+print(f"{'estimator':<40} {'accuracy':>8} {'log-loss':>9} {'fit s':>6}")
 for name, estimator in estimators.items():
     pipeline = make_pipeline(StandardScaler(), estimator)
     start = time.perf_counter()
@@ -118,7 +132,7 @@ for name, estimator in estimators.items():
         if hasattr(pipeline[-1], "predict_proba")
         else "-"
     )
-    print(f"{name:<34} {accuracy:>8.3f} {loss:>9} {seconds:>6.1f}")
+    print(f"{name:<40} {accuracy:>8.3f} {loss:>9} {seconds:>6.1f}")
 
 # %%
 # What carries over
@@ -126,9 +140,15 @@ for name, estimator in estimators.items():
 # - ``model=``: a builder called with ``meta`` and ``compile_kwargs`` (and
 #   ``params``) when its signature asks for them, or a ready ``keras.Model``.
 #   ``compile_kwargs["loss"]`` is None when no loss is given, as in scikeras.
+#   A builder that names ``X`` and ``y`` gets them as keras.wrappers passes
+#   them; a subclass may define ``_keras_build_fn`` instead.
 # - Routed parameters: ``model__*`` to the builder, ``optimizer__*`` to the
-#   optimizer, ``loss__*`` to the loss, ``fit__callbacks`` (one callback, a
-#   list or a dict, of instances or classes, with ``fit__callbacks__0__x``).
+#   optimizer, ``loss__*`` to the loss, ``metrics`` and ``metrics__*`` to the
+#   builder's ``compile_kwargs``, ``fit__callbacks`` or ``callbacks`` (one
+#   callback, a list or a dict, of instances or classes, with
+#   ``callbacks__0__x``).
+# - ``model_`` (the network, holding the newest snapshot) and
+#   ``target_encoder_``; one-hot ``y`` (classes 0..k-1, one-hot predictions).
 # - The target encoding of scikeras' ``ClassifierLabelEncoder``, including one
 #   sigmoid unit for two classes and one-hot targets for
 #   ``categorical_crossentropy``; ``meta`` with ``n_features_in_``,
@@ -140,9 +160,9 @@ for name, estimator in estimators.items():
 # ------------------------
 # - The optimizer is always SGD with the snapshot schedule: ``optimizer=`` is
 #   not a parameter, ``optimizer__*`` configures SGD (``learning_rate`` and
-#   ``momentum`` belong to ``lr_max`` and ``momentum``, and nested names such as
-#   ``optimizer__x__y`` are refused, since SGD takes no object-valued
-#   arguments), and the learning rate follows the cycles.
+#   ``momentum`` belong to ``lr_max`` and ``momentum``, and a nested name such
+#   as ``optimizer__x__y`` reaches nothing, with a warning, since SGD takes no
+#   object-valued argument), and the learning rate follows the cycles.
 # - Training is our compiled loop, not ``keras.Model.fit``: ``fit__*`` takes
 #   ``fit__callbacks`` only, and Keras callbacks see one "epoch" per cycle.
 # - Prediction averages the snapshots (``n_members``, ``member_order``,
@@ -150,5 +170,9 @@ for name, estimator in estimators.items():
 #   none).
 # - Errors are scikit-learn's, naming the parameter and the value received,
 #   where scikeras often lets TensorFlow raise.
-# - The built-in network (``model=None``) takes 2-D inputs only; a custom
-#   builder may take any shape Keras takes.
+# - Inputs are 2-D tables, one Keras input; targets are one label per row
+#   (labels or one-hot rows), not multilabel or multi-output.
+# - No ``partial_fit`` or ``initialize``: ``warm_start=True`` continues a run
+#   with new cycles.
+# - The full list, with the peers' tests that each difference rules out, is
+#   in the user guide ("What differs on purpose").
