@@ -216,6 +216,7 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         "restart_loss_threshold": [None, Interval(Real, 0, None, closed="neither")],
         "member_order": [StrOptions({"newest", "oldest", "best"})],
         "member_weights": [StrOptions({"auto", "uniform", "fitted"})],
+        "linear_member": ["boolean"],
         "validation_fraction": [None, Interval(Real, 0, 1, closed="neither")],
         "snapshot_dir": [None, str, os.PathLike],
         "in_memory": ["boolean"],
@@ -253,6 +254,7 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         n_members=None,
         member_order="newest",
         member_weights="auto",
+        linear_member=True,
         validation_fraction=None,
         snapshot_dir=None,
         in_memory=True,
@@ -285,6 +287,7 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         self.n_members = n_members
         self.member_order = member_order
         self.member_weights = member_weights
+        self.linear_member = linear_member
         self.validation_fraction = validation_fraction
         self.snapshot_dir = snapshot_dir
         self.in_memory = in_memory
@@ -578,6 +581,11 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
 
     def _check_target_input(self, y):
         """Refuse targets before scikit-learn's validation; a hook."""
+
+    @abstractmethod
+    def _fit_linear(self, X, y, sample_weight):
+        """The linear member fitted on these rows, as ``[kernel, bias]`` (float32,
+        one layer into the vote's units), or None if it cannot be fitted."""
 
     @abstractmethod
     def _keras_wrapper_target(self, target, y):
@@ -1078,13 +1086,16 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
             self.averaged_weights_ = averaged[0] if len(averaged) == 1 else averaged
             if fit.store is not None:
                 fit.store.record_averaged(fit.network, averaged)
+        linear, held_out_output = self._fit_linear_member(fit)
         evaluation = evaluate_members(
             lambda rows: self._snapshot_votes(rows, range(self.n_snapshots_)),
             self._new_evaluation,
             (fit.X, fit.y, fit.sample_weight),
             fit.held_out,
             folds=fit.folds,
+            extra=held_out_output,
         )
+        evaluation["linear_member_"] = linear
         vars(self).update(evaluation)
         if fit.store is not None:
             fit.store.record_evaluation(evaluation_to_json(evaluation))
@@ -1096,6 +1107,35 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
                 self.snapshot_perturbed_,
             )
             print("\n".join(report), flush=True)
+
+    def _fit_linear_member(self, fit):
+        """``(weights, output)``: the linear member fitted on every training row,
+        as a one-layer weight list, and its output on the held-out rows (out of
+        fold when cross-fitting, each fold's from a model fitted without it); or
+        ``(None, None)`` without held-out rows, with ``linear_member=False``,
+        with ``method="swa"`` or where a fold's model cannot be fitted (a class
+        missing from its rows)."""
+        if not self.linear_member or self.method == "swa":
+            return None, None
+        rows = (fit.X, fit.y, fit.sample_weight)
+        if fit.folds is not None:
+            output = None
+            for k in range(int(fit.folds.max()) + 1):
+                outside = fit.folds != k
+                weights = self._fit_linear(*_rows_where(rows, outside))
+                if weights is None:
+                    return None, None
+                fold_output = linear_output(weights, fit.X[~outside], self._task)
+                if output is None:
+                    output = np.empty((len(fit.X), fold_output.shape[1]))
+                output[~outside] = fold_output
+            return self._fit_linear(*rows), output
+        if fit.held_out is not None:
+            weights = self._fit_linear(*rows)
+            if weights is None:
+                return None, None
+            return weights, linear_output(weights, fit.held_out[0], self._task)
+        return None, None
 
     def _set_fitted_state(
         self,
@@ -1378,12 +1418,40 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         X = self._validate_features(X)
         forward = self._numpy_forward()
         if forward is not None and isinstance(self.snapshot_weights_, list):
-            return forward.mean_output(
+            mean = forward.mean_output(
                 [self.snapshot_weights_[i] for i in members], X, weights
             )
-        # one member at a time: snapshots on disk are read as they vote
-        *_, mean = self._running_means(self._snapshot_votes(X, members), weights)
-        return mean
+        else:
+            # one member at a time: snapshots on disk are read as they vote
+            *_, mean = self._running_means(self._snapshot_votes(X, members), weights)
+        return self._with_linear_member(mean, X, members)
+
+    def _linear_vote_weight(self):
+        """The linear member's voting weight, or None if it does not vote: it
+        votes with the fitted voting weights (``member_weights`` "auto" or
+        "fitted"), and only if the held-out rows gave it a share."""
+        linear = getattr(self, "linear_member_", None)
+        weight = getattr(self, "linear_weight_", None)
+        if (
+            linear is None
+            or not weight
+            or self.member_weights == "uniform"
+            or getattr(self, "voting_weights_", None) is None
+        ):
+            return None
+        return weight
+
+    def _with_linear_member(self, mean, X, members, linear=None):
+        """``mean``, the vote of snapshots ``members``, mixed with the linear
+        member's vote (``linear``, computed if None) as the fitted weights say:
+        ``(W mean + w linear) / (W + w)``, W the members' fitted weights."""
+        weight = self._linear_vote_weight()
+        if weight is None:
+            return mean
+        if linear is None:
+            linear = linear_output(self.linear_member_, X, self._task)
+        members_weight = float(np.asarray(self.voting_weights_)[list(members)].sum())
+        return (members_weight * mean + weight * linear) / (members_weight + weight)
 
     def _check_averaged_voting(self, who):
         """Refuse voting parameters that an averaged (SWA) network ignores."""
@@ -1405,7 +1473,15 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         if getattr(self, "averaged_weights_", None) is not None:
             return self._checked_averaged_networks(), None
         members = self._member_indices()
-        return [self.snapshot_weights_[i] for i in members], self._vote_weights(members)
+        networks = [self.snapshot_weights_[i] for i in members]
+        weights = self._vote_weights(members)
+        linear = self._linear_vote_weight()
+        if linear is None:
+            return networks, weights
+        # the linear member is a one-layer network of the vote's units; the
+        # members' weights are their fitted ones, as _with_linear_member mixes
+        fitted = np.asarray(self.voting_weights_)[list(members)]
+        return [*networks, self.linear_member_], [*fitted, linear]
 
     def _checked_averaged_networks(self):
         """The averaged networks that vote, once the prediction parameters are
@@ -1517,9 +1593,21 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         self._member_indices()  # validates member_order
         X = self._validate_features(X)
         order = self._ordered_snapshots()
-        yield from self._running_means(
-            self._snapshot_votes(X, order), self._vote_weights(order)
-        )
+        yield from self._blended_running_means(X, order)
+
+    def _blended_running_means(self, X, order, singles=None):
+        """The running means of the snapshots ``order`` on validated ``X``, each
+        mixed with the linear member as a prediction with that many members.
+        Each snapshot's own vote is appended to ``singles`` if given."""
+        linear = None
+        if self._linear_vote_weight() is not None:
+            linear = linear_output(self.linear_member_, X, self._task)
+        votes = self._snapshot_votes(X, order)
+        if singles is not None:
+            votes = _recorded(votes, singles)
+        means = self._running_means(votes, self._vote_weights(order))
+        for size, mean in enumerate(means, start=1):
+            yield self._with_linear_member(mean, X, order[:size], linear)
 
     def snapshot_scores(self, X, y, sample_weight=None):
         """Score each snapshot alone and each ensemble size, in one pass.
@@ -1554,10 +1642,7 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         order = self._ordered_snapshots()
         columns = {}
         singles = []
-        means = self._running_means(
-            _recorded(self._snapshot_votes(X, order), singles),
-            self._vote_weights(order),
-        )
+        means = self._blended_running_means(X, order, singles)
         for mean in means:
             for kind, vote in (("single", singles[-1]), ("ensemble", mean)):
                 scores = self._vote_scores(y, vote, sample_weight)
@@ -1627,6 +1712,19 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
 
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _rows_where(rows, mask):
+    """``(X, y, sample_weight)`` rows where ``mask`` holds."""
+    X, y, sample_weight = rows
+    return X[mask], y[mask], None if sample_weight is None else sample_weight[mask]
+
+
+def linear_output(weights, X, task):
+    """The linear member's vote on float32 ``X``: class probabilities (a softmax
+    of its one layer) or values in the network's units."""
+    forward = MLPForward("linear", softmax=task == "classification")
+    return _finite_votes(forward.member_output(weights, X))
 
 
 def _encoder_metadata(meta, target):

@@ -5,9 +5,13 @@ holds the classifier's hooks (label encoding, softmax votes, log-loss and
 accuracy) and its prediction methods.
 """
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, log_loss
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
@@ -186,6 +190,16 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
         vote. When fewer than all snapshots vote, their weights are rescaled to
         sum to one. ``"auto"``: ``"fitted"`` when the fit had held-out rows,
         else ``"uniform"``. Acts at prediction time.
+    linear_member : bool, default=True
+        Fit a linear model, ``LogisticRegression(max_iter=200)``, beside the networks, and let it vote
+        with the weight the held-out rows give it: its out-of-fold
+        predictions (a model per fold, fitted without the fold) join the
+        snapshots' when the voting weights are fitted, so it votes where it
+        lowers the held-out log-loss and gets no weight elsewhere. It then
+        predicts from a model fitted on every training row. It needs held-out
+        rows (cross-fitting or ``validation_fraction``) and fitted voting
+        weights (``member_weights`` "auto" or "fitted"); ``method="swa"`` has
+        none. The networks train as without it.
     validation_fraction : float or None, default=None
         Share of the training rows held out, stratified by class, as in
         ``MLPClassifier``. The network never trains on them; they rank the
@@ -278,6 +292,14 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
         of the weighted mean of all snapshots (out of fold when cross-fitting:
         one weight per cycle, shared equally by its networks), used by
         ``member_weights="fitted"`` and ``"auto"``; None without held-out rows.
+    linear_member_ : list of ndarray or None
+        The linear member as a one-layer network: ``[kernel, bias]`` of shapes
+        (n_features, n_units) and (n_units,) (a classifier's softmax logits,
+        two columns for two classes; a regressor's standardised outputs), or
+        None (see ``linear_member``).
+    linear_weight_ : float or None
+        Its share of the voting weights, which with ``voting_weights_`` sum to
+        one; None without a linear member.
     n_iter_ : int
         Number of epochs run.
     t_ : int
@@ -469,6 +491,23 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
                 f"{where} records classes that cannot be read: {error}."
             ) from None
         return _ClassTarget(encoder, one_hot_y=one_hot_y)
+
+    def _fit_linear(self, X, y, sample_weight):
+        # LogisticRegression's columns follow its sorted classes, as ours do
+        if len(np.unique(y)) != len(self.classes_):
+            return None
+        with warnings.catch_warnings():
+            # a poorly converged linear member gets the weight it earns
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = LogisticRegression(max_iter=200).fit(
+                X, y, sample_weight=sample_weight
+            )
+        coef, intercept = model.coef_, model.intercept_
+        if coef.shape[0] == 1:
+            # two classes: P(second) = sigmoid(z), the softmax of (0, z)
+            coef = np.vstack([np.zeros_like(coef), coef])
+            intercept = np.array([0.0, intercept[0]])
+        return [coef.T.astype(np.float32), intercept.astype(np.float32)]
 
     def _keras_wrapper_target(self, target, y):
         # keras.wrappers' classifier one-hot encodes the classes

@@ -17,6 +17,7 @@ __all__ = [
     "evaluate_members",
     "evaluation_from_json",
     "evaluation_to_json",
+    "linear_member_from_json",
     "fit_regression_voting_weights",
     "fit_voting_weights",
     "member_report",
@@ -306,7 +307,9 @@ EVALUATION_ATTRIBUTES = {
 }
 
 
-def evaluate_members(snapshot_outputs, new_evaluation, train, held_out, folds=None):
+def evaluate_members(
+    snapshot_outputs, new_evaluation, train, held_out, folds=None, extra=None
+):
     """The evaluation attributes of a fitted ensemble, by name.
 
     ``snapshot_outputs(X)`` yields every snapshot's output on ``X`` (a
@@ -321,9 +324,16 @@ def evaluate_members(snapshot_outputs, new_evaluation, train, held_out, folds=No
     of fold k, and snapshot s is network ``s % n_networks``'s), the held-out
     rows are the training rows themselves, out of fold: see
     :func:`_out_of_fold_evaluation`.
+
+    ``extra`` is the output of one more member on the held-out rows (out of
+    fold when cross-fitting): the linear member. It takes part in the voting
+    weights only, and ``linear_weight_`` is its share; the snapshots' weights
+    are the rest. Without it, ``linear_weight_`` is None.
     """
     if folds is not None:
-        return _out_of_fold_evaluation(snapshot_outputs, new_evaluation, train, folds)
+        return _out_of_fold_evaluation(
+            snapshot_outputs, new_evaluation, train, folds, extra
+        )
     evaluations = []
     for rows in (train, held_out):
         if rows is None:
@@ -335,19 +345,35 @@ def evaluate_members(snapshot_outputs, new_evaluation, train, held_out, folds=No
             evaluation.add(output)
         evaluations.append(evaluation)
     on_train, on_held_out = evaluations
-    return {
+    attributes = {
         "snapshot_train_loss_": on_train.losses(),
         "snapshot_validation_loss_": (
             None if on_held_out is None else on_held_out.losses()
         ),
         "snapshot_disagreement_": (on_held_out or on_train).disagreement(),
-        "voting_weights_": (
-            None if on_held_out is None else on_held_out.voting_weights()
-        ),
+    }
+    if on_held_out is None:
+        return {**attributes, "voting_weights_": None, "linear_weight_": None}
+    return {**attributes, **_voting_weights(on_held_out, extra, repeat=1)}
+
+
+def _voting_weights(evaluation, extra, repeat):
+    """``voting_weights_`` and ``linear_weight_`` from an evaluation whose
+    members are the cycles (``repeat`` snapshots each, sharing a cycle's
+    weight), with ``extra`` as one more member if given."""
+    if extra is not None:
+        evaluation.add(extra)
+    weights = evaluation.voting_weights()
+    linear = None
+    if extra is not None:
+        weights, linear = weights[:-1], float(weights[-1])
+    return {
+        "voting_weights_": np.repeat(weights, repeat) / repeat,
+        "linear_weight_": linear,
     }
 
 
-def _out_of_fold_evaluation(snapshot_outputs, new_evaluation, train, folds):
+def _out_of_fold_evaluation(snapshot_outputs, new_evaluation, train, folds, extra):
     """The evaluation of cross-fitted snapshots, from out-of-fold predictions.
 
     A snapshot's training loss is on the rows its network trained on, its
@@ -391,17 +417,53 @@ def _out_of_fold_evaluation(snapshot_outputs, new_evaluation, train, folds):
         "snapshot_train_loss_": by_snapshot(trained_on),
         "snapshot_validation_loss_": by_snapshot(held_out),
         "snapshot_disagreement_": on_train.disagreement(),
-        "voting_weights_": np.repeat(out_of_fold.voting_weights(), n_networks)
-        / n_networks,
+        **_voting_weights(out_of_fold, extra, repeat=n_networks),
     }
 
 
 def evaluation_to_json(attributes):
     """The evaluation attributes as JSON data, for a snapshot directory."""
-    return {
+    record = {
         key: None if attributes[name] is None else np.asarray(attributes[name]).tolist()
         for name, key in EVALUATION_ATTRIBUTES.items()
     }
+    linear = attributes.get("linear_member_")
+    if linear is not None:
+        record["linear_member"] = {
+            "weight": float(attributes["linear_weight_"]),
+            "kernel": np.asarray(linear[0], dtype=np.float64).tolist(),
+            "bias": np.asarray(linear[1], dtype=np.float64).tolist(),
+        }
+    return record
+
+
+def linear_member_from_json(record, n_features, n_units):
+    """``(linear_member_, linear_weight_)`` from :func:`evaluation_to_json` data,
+    ``(None, None)`` if it has none. Raises ValueError for a member of the wrong
+    shape, a non-finite value or a weight outside [0, 1]."""
+    record = record if isinstance(record, dict) else {}
+    linear = record.get("linear_member")
+    if linear is None:
+        return None, None
+    try:
+        weight = float(linear["weight"])
+        kernel = np.asarray(linear["kernel"], dtype=np.float64)
+        bias = np.asarray(linear["bias"], dtype=np.float64)
+    except (KeyError, TypeError, ValueError):
+        raise ValueError("records a linear_member that cannot be read.") from None
+    if kernel.shape != (n_features, n_units) or bias.shape != (n_units,):
+        raise ValueError(
+            "records a linear_member whose kernel is not of shape"
+            f" {(n_features, n_units)} and bias of shape {(n_units,)}."
+        )
+    if not (
+        np.isfinite(kernel).all() and np.isfinite(bias).all() and 0 <= weight <= 1
+    ):
+        raise ValueError(
+            "records a linear_member with non-finite values or a weight outside"
+            " [0, 1]."
+        )
+    return [kernel.astype(np.float32), bias.astype(np.float32)], weight
 
 
 def evaluation_from_json(record, n_snapshots):

@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.exceptions import DataConversionWarning
+from sklearn.linear_model import Ridge
 from sklearn.metrics import mean_squared_error, r2_score
 from sklearn.utils.validation import check_is_fitted
 
@@ -186,6 +187,16 @@ class SnapshotEnsembleRegressor(RegressorMixin, BaseSnapshotEnsemble):
         vote. When fewer than all snapshots vote, their weights are rescaled to
         sum to one. ``"auto"``: ``"fitted"`` when the fit had held-out rows,
         else ``"uniform"``. Acts at prediction time.
+    linear_member : bool, default=True
+        Fit a linear model, ``Ridge()`` on the standardised targets, beside the networks, and let it vote
+        with the weight the held-out rows give it: its out-of-fold
+        predictions (a model per fold, fitted without the fold) join the
+        snapshots' when the voting weights are fitted, so it votes where it
+        lowers the held-out squared error and gets no weight elsewhere. It then
+        predicts from a model fitted on every training row. It needs held-out
+        rows (cross-fitting or ``validation_fraction``) and fitted voting
+        weights (``member_weights`` "auto" or "fitted"); ``method="swa"`` has
+        none. The networks train as without it.
     validation_fraction : float or None, default=None
         Share of the training rows held out at random, as in ``MLPRegressor``.
         The network never trains on them; they rank the snapshots
@@ -290,6 +301,14 @@ class SnapshotEnsembleRegressor(RegressorMixin, BaseSnapshotEnsemble):
         cross-fitting: one weight per cycle, shared equally by its networks),
         used by ``member_weights="fitted"`` and ``"auto"``; None without
         held-out rows.
+    linear_member_ : list of ndarray or None
+        The linear member as a one-layer network: ``[kernel, bias]`` of shapes
+        (n_features, n_units) and (n_units,) (a classifier's softmax logits,
+        two columns for two classes; a regressor's standardised outputs), or
+        None (see ``linear_member``).
+    linear_weight_ : float or None
+        Its share of the voting weights, which with ``voting_weights_`` sum to
+        one; None without a linear member.
     n_iter_ : int
         Number of epochs run.
     t_ : int
@@ -414,6 +433,14 @@ class SnapshotEnsembleRegressor(RegressorMixin, BaseSnapshotEnsemble):
                 " output units."
             )
         return loss or self._default_loss, target
+
+    def _fit_linear(self, X, y, sample_weight):
+        # in the network's units: the standardised targets
+        targets = self._target_encoder.transform(y)
+        model = Ridge().fit(X, targets, sample_weight=sample_weight)
+        kernel = np.atleast_2d(model.coef_).T
+        bias = np.atleast_1d(model.intercept_)
+        return [kernel.astype(np.float32), bias.astype(np.float32)]
 
     def _keras_wrapper_target(self, target, y):
         # keras.wrappers' regressor hands y over as it is

@@ -12,7 +12,7 @@ import uuid
 import keras
 import numpy as np
 
-from ._members import evaluation_from_json
+from ._members import evaluation_from_json, linear_member_from_json
 from ._persistence import (
     SnapshotDirectory,
     SnapshotDirectoryError,
@@ -181,7 +181,9 @@ def _load_estimator(cls, directory, in_memory):
         records=[ledger_record(record) for record in records],
         run_id=manifest["run_id"],
         averaged_weights=_averaged_weights(estimator, manifest, directory, network),
-        evaluation=_evaluation(manifest, len(records), directory),
+        evaluation=_evaluation(
+            manifest, len(records), directory, n_features, _vote_units(target)
+        ),
     )
     return estimator
 
@@ -208,6 +210,7 @@ _ABSENT_PARAMETERS = {
     "cross_fit": "auto",
     "clipnorm": None,
     "schedule": "cosine",
+    "linear_member": False,
 }
 
 
@@ -322,11 +325,26 @@ def _averaged_weights(estimator, manifest, directory, network):
     return networks[0] if isinstance(averaged, dict) else networks
 
 
-def _evaluation(manifest, n_snapshots, directory):
+def _vote_units(target):
+    """Columns of a member's vote: the classes, or the regression outputs."""
+    classes = getattr(target, "classes_", None)
+    return len(classes) if classes is not None else target.n_outputs
+
+
+def _evaluation(manifest, n_snapshots, directory, n_features, n_units):
     try:
         evaluation = evaluation_from_json(manifest.get("evaluation"), n_snapshots)
+        linear, weight = linear_member_from_json(
+            manifest.get("evaluation"), n_features, n_units
+        )
     except ValueError as error:
         raise SnapshotDirectoryError(f"{directory.manifest_path} {error}") from None
+    if linear is not None and evaluation["voting_weights_"] is None:
+        raise SnapshotDirectoryError(
+            f"{directory.manifest_path} records a linear_member without the"
+            " voting weights it is weighed against."
+        )
+
     for name, value in evaluation.items():
         if value is not None and not np.isfinite(value).all():
             raise SnapshotDirectoryError(
@@ -339,6 +357,7 @@ def _evaluation(manifest, n_snapshots, directory):
         raise SnapshotDirectoryError(
             f"{directory.manifest_path} records voting weights outside [0, 1]."
         )
+    evaluation["linear_member_"], evaluation["linear_weight_"] = linear, weight
     return evaluation
 
 

@@ -79,6 +79,37 @@ def test_pipeline_regressor_matches_predict(n_targets):
     )
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_the_linear_member_is_exported(n_classes):
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(
+        n_samples=160,
+        n_features=5,
+        n_informative=3,
+        n_redundant=0,
+        n_classes=n_classes,
+        flip_y=0.15,
+        class_sep=0.7,
+        random_state=0,
+    )
+    X = X.astype(np.float32)
+    classifier = fast_classifier(n_networks=2).fit(X, y)
+    assert classifier.linear_weight_ > 0
+    labels, proba = _run(to_onnx(classifier, X[:1], options={"zipmap": False}), X)
+    np.testing.assert_allclose(proba, classifier.predict_proba(X), atol=1e-5)
+    np.testing.assert_array_equal(labels, classifier.predict(X))
+
+
+def test_regressor_pipelines_export_their_linear_member():
+    X, _ = _data()
+    y = X[:, 0] * 10 + 3  # linear: the held-out rows give the linear member weight
+    pipeline = make_pipeline(StandardScaler(), fast_regressor(n_networks=2)).fit(X, y)
+    assert pipeline[-1].linear_weight_ > 0
+    (predicted,) = _run(to_onnx(pipeline, X[:1]), X)
+    np.testing.assert_allclose(predicted.ravel(), pipeline.predict(X), rtol=1e-5, atol=1e-4)
+
+
 def test_custom_networks_are_refused():
     X, y = _data()
     classifier = fast_classifier(model=small_net).fit(X, y)
