@@ -383,7 +383,8 @@ def test_cross_fitted_snapshots_are_evaluated_out_of_fold(task):
         )
     weights = estimator.voting_weights_.reshape(3, 3)
     np.testing.assert_allclose(weights, weights[:, :1].repeat(3, axis=1))
-    np.testing.assert_allclose(weights.sum(), 1.0)
+    # with the linear member's share (tests/test_linear_member.py)
+    np.testing.assert_allclose(weights.sum() + (estimator.linear_weight_ or 0), 1.0)
     # member_weights="auto" votes with them
     uniform = clone(estimator).set_params(member_weights="uniform").fit(X, y)
     assert not np.allclose(output(estimator, X_test), output(uniform, X_test))

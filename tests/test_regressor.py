@@ -185,8 +185,13 @@ def test_return_std_needs_several_voting_networks(linear, params, match):
 
 def test_fitted_member_weights_minimise_the_held_out_error(linear):
     X, y, X_test, _ = linear
+    # the snapshots' weights alone: on this linear target the linear member
+    # (tests/test_linear_member.py) would take them all
     regressor = fast_regressor(
-        validation_fraction=0.25, member_weights="fitted", member_order="oldest"
+        validation_fraction=0.25,
+        member_weights="fitted",
+        member_order="oldest",
+        linear_member=False,
     ).fit(X, y)
     weights = regressor.voting_weights_
     assert weights.shape == (3,)
@@ -201,7 +206,9 @@ def test_fitted_member_weights_minimise_the_held_out_error(linear):
 
 def test_member_order_best_follows_the_held_out_mse(linear):
     X, y, X_test, y_test = linear
-    regressor = fast_regressor(validation_fraction=0.25, member_order="best")
+    regressor = fast_regressor(
+        validation_fraction=0.25, member_order="best", linear_member=False
+    )
     regressor.fit(X, y)
     losses = regressor.snapshot_validation_loss_
     assert losses.shape == (3,) and (losses > 0).all()
