@@ -15,7 +15,7 @@ from sklearn.linear_model import Ridge
 from sklearn.metrics import mean_squared_error, r2_score
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseSnapshotEnsemble, extended_signature
+from ._base import BaseSnapshotEnsemble, extended_signature, linear_output
 from ._members import RegressionMemberEvaluation
 from ._persistence import SnapshotDirectoryError
 
@@ -493,7 +493,8 @@ class SnapshotEnsembleRegressor(RegressorMixin, BaseSnapshotEnsemble):
             ``GaussianProcessRegressor`` and ``BayesianRidge`` do. It measures
             how much the snapshots disagree, not a calibrated posterior: the
             regression benchmark reports how often the truth falls inside mean
-            ± 2 std. It needs at least two voting networks.
+            ± 2 std. It needs at least two voting networks. A voting linear
+            member (``linear_member``) counts as one of them, with its weight.
 
         Returns
         -------
@@ -516,6 +517,14 @@ class SnapshotEnsembleRegressor(RegressorMixin, BaseSnapshotEnsemble):
         votes = list(self._snapshot_votes(X, members))
         *_, mean = self._running_means(votes, weights)
         weights = np.ones(len(members)) if weights is None else weights
+        linear_weight = self._linear_vote_weight()
+        if linear_weight is not None:
+            # the linear member votes as in predict, and is one of the members
+            # whose spread is measured, with the weights the mix gives them
+            linear = linear_output(self.linear_member_, X, self._task)
+            mean = self._with_linear_member(mean, X, members, linear)
+            votes.append(linear)
+            weights = [*np.asarray(self.voting_weights_)[members], linear_weight]
         squares = sum(
             weight * (vote - mean) ** 2
             for weight, vote in zip(weights, votes, strict=True)

@@ -180,3 +180,23 @@ def test_the_linear_member_is_a_parameter_of_both_estimators():
         assert Estimator().get_params()["linear_member"] is True
         with pytest.raises(ValueError, match="linear_member"):
             Estimator(linear_member="yes").fit([[0.0], [1.0]] * 4, [0, 1] * 4)
+
+
+def test_return_std_mixes_and_spreads_with_the_linear_member(linear):
+    X, y, X_test, _ = linear
+    regressor = fast_regressor(n_networks=2, lr_max=0.05).fit(X, y)
+    assert regressor.linear_weight_ > 0
+    mean, std = regressor.predict(X_test, return_std=True)
+    np.testing.assert_allclose(mean, regressor.predict(X_test), rtol=1e-6, atol=1e-6)
+    X32 = X_test.astype(np.float32)
+    votes = [v for v in regressor._snapshot_votes(X32, range(regressor.n_snapshots_))]
+    kernel, bias = regressor.linear_member_
+    votes.append(X32 @ kernel + bias)
+    weights = np.append(regressor.voting_weights_, regressor.linear_weight_)
+    centre = regressor._target_encoder.transform(mean.reshape(-1, 1))
+    spread = np.sqrt(
+        sum(w * (v - centre) ** 2 for w, v in zip(weights, votes)) / weights.sum()
+    )
+    np.testing.assert_allclose(
+        std, (spread * regressor.y_scale_).ravel(), rtol=1e-4, atol=1e-6
+    )
