@@ -50,6 +50,7 @@ from ._network import (
     average_weights,
     build_mlp,
     fresh_initial_weights,
+    one_thread_pools,
     recompute_batch_norm,
 )
 from ._parallel import configure_tensorflow_threads, distribution_strategy
@@ -583,9 +584,11 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         """Refuse targets before scikit-learn's validation; a hook."""
 
     @abstractmethod
-    def _fit_linear(self, X, y, sample_weight):
-        """The linear member fitted on these rows, as ``[kernel, bias]`` (float32,
-        one layer into the vote's units), or None if it cannot be fitted."""
+    def _fit_linear(self, X, y, sample_weight, start=None):
+        """``(weights, model)``: the linear member fitted on these rows, as
+        ``[kernel, bias]`` (float32, one layer into the vote's units), and the
+        fitted model, which a later fit may ``start`` from; ``(None, None)`` if
+        it cannot be fitted."""
 
     @abstractmethod
     def _keras_wrapper_target(self, target, y):
@@ -1086,7 +1089,8 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
             self.averaged_weights_ = averaged[0] if len(averaged) == 1 else averaged
             if fit.store is not None:
                 fit.store.record_averaged(fit.network, averaged)
-        linear, held_out_output = self._fit_linear_member(fit)
+        with one_thread_pools():
+            linear, held_out_output = self._fit_linear_member(fit)
         evaluation = evaluate_members(
             lambda rows: self._snapshot_votes(rows, range(self.n_snapshots_)),
             self._new_evaluation,
@@ -1117,25 +1121,27 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
         missing from its rows)."""
         if not self.linear_member or self.method == "swa":
             return None, None
+        if fit.folds is None and fit.held_out is None:
+            return None, None
         rows = (fit.X, fit.y, fit.sample_weight)
-        if fit.folds is not None:
-            output = None
-            for k in range(int(fit.folds.max()) + 1):
-                outside = fit.folds != k
-                weights = self._fit_linear(*_rows_where(rows, outside))
-                if weights is None:
-                    return None, None
-                fold_output = linear_output(weights, fit.X[~outside], self._task)
-                if output is None:
-                    output = np.empty((len(fit.X), fold_output.shape[1]))
-                output[~outside] = fold_output
-            return self._fit_linear(*rows), output
+        weights, model = self._fit_linear(*rows)
+        if weights is None:
+            return None, None
         if fit.held_out is not None:
-            weights = self._fit_linear(*rows)
-            if weights is None:
-                return None, None
             return weights, linear_output(weights, fit.held_out[0], self._task)
-        return None, None
+        output = None
+        for k in range(int(fit.folds.max()) + 1):
+            outside = fit.folds != k
+            # each fold's model starts from the model of every row: its convex
+            # loss has one minimum, which it reaches in a few iterations
+            fold_weights, _ = self._fit_linear(*_rows_where(rows, outside), model)
+            if fold_weights is None:
+                return None, None
+            fold_output = linear_output(fold_weights, fit.X[~outside], self._task)
+            if output is None:
+                output = np.empty((len(fit.X), fold_output.shape[1]))
+            output[~outside] = fold_output
+        return weights, output
 
     def _set_fitted_state(
         self,

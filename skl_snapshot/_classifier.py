@@ -492,22 +492,23 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
             ) from None
         return _ClassTarget(encoder, one_hot_y=one_hot_y)
 
-    def _fit_linear(self, X, y, sample_weight):
+    def _fit_linear(self, X, y, sample_weight, start=None):
         # LogisticRegression's columns follow its sorted classes, as ours do
         if len(np.unique(y)) != len(self.classes_):
-            return None
+            return None, None
+        model = LogisticRegression(max_iter=200, warm_start=start is not None)
+        if start is not None:
+            model.coef_, model.intercept_ = start.coef_.copy(), start.intercept_.copy()
         with warnings.catch_warnings():
             # a poorly converged linear member gets the weight it earns
             warnings.simplefilter("ignore", ConvergenceWarning)
-            model = LogisticRegression(max_iter=200).fit(
-                X, y, sample_weight=sample_weight
-            )
+            model.fit(X, y, sample_weight=sample_weight)
         coef, intercept = model.coef_, model.intercept_
         if coef.shape[0] == 1:
             # two classes: P(second) = sigmoid(z), the softmax of (0, z)
             coef = np.vstack([np.zeros_like(coef), coef])
             intercept = np.array([0.0, intercept[0]])
-        return [coef.T.astype(np.float32), intercept.astype(np.float32)]
+        return [coef.T.astype(np.float32), intercept.astype(np.float32)], model
 
     def _keras_wrapper_target(self, target, y):
         # keras.wrappers' classifier one-hot encodes the classes

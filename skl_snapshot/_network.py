@@ -227,6 +227,26 @@ def one_blas_thread():
                 _BLAS_LIMIT["limiter"] = None
 
 
+@contextlib.contextmanager
+def one_thread_pools():
+    """Every native thread pool (BLAS and OpenMP) limited to one thread while
+    the context runs, for small scikit-learn fits right after training.
+
+    There, scikit-learn's OpenMP loss and OpenBLAS wait for cores that
+    TensorFlow's threads still spin on: ``LogisticRegression`` on digits' 898
+    rows took 0.31 s with two threads against 0.007 s with one (2 cores).
+    """
+    global _BLAS_CONTROLLER
+    with _BLAS_LOCK:
+        if _BLAS_CONTROLLER is None:
+            _BLAS_CONTROLLER = ThreadpoolController()
+    limiter = _BLAS_CONTROLLER.limit(limits=1)
+    try:
+        yield
+    finally:
+        limiter.restore_original_limits()
+
+
 class MLPForward:
     """The built-in MLP's ensemble forward pass in NumPy, without framework calls.
 

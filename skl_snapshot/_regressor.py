@@ -434,13 +434,14 @@ class SnapshotEnsembleRegressor(RegressorMixin, BaseSnapshotEnsemble):
             )
         return loss or self._default_loss, target
 
-    def _fit_linear(self, X, y, sample_weight):
-        # in the network's units: the standardised targets
+    def _fit_linear(self, X, y, sample_weight, start=None):
+        # in the network's units: the standardised targets; Ridge is solved
+        # directly, so there is nothing to start from
         targets = self._target_encoder.transform(y)
         model = Ridge().fit(X, targets, sample_weight=sample_weight)
         kernel = np.atleast_2d(model.coef_).T
         bias = np.atleast_1d(model.intercept_)
-        return [kernel.astype(np.float32), bias.astype(np.float32)]
+        return [kernel.astype(np.float32), bias.astype(np.float32)], model
 
     def _keras_wrapper_target(self, target, y):
         # keras.wrappers' regressor hands y over as it is
