@@ -122,7 +122,8 @@ def main():
                 f" weight {weight:.2f} {seconds:.1f}s",
                 flush=True,
             )
-        alone, blended, linear, weight, _ = (np.array(column) for column in zip(*rows))
+        columns = zip(*rows, strict=True)
+        alone, blended, linear, weight, _ = (np.array(column) for column in columns)
         print(
             f"SUMMARY {task} {name}: ensemble {alone.mean():.4f} blend"
             f" {blended.mean():.4f} linear {linear.mean():.4f} ratio"

@@ -191,15 +191,14 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
         sum to one. ``"auto"``: ``"fitted"`` when the fit had held-out rows,
         else ``"uniform"``. Acts at prediction time.
     linear_member : bool, default=True
-        Fit a linear model, ``LogisticRegression(max_iter=200)``, beside the networks, and let it vote
-        with the weight the held-out rows give it: its out-of-fold
-        predictions (a model per fold, fitted without the fold) join the
-        snapshots' when the voting weights are fitted, so it votes where it
-        lowers the held-out log-loss and gets no weight elsewhere. It then
-        predicts from a model fitted on every training row. It needs held-out
-        rows (cross-fitting or ``validation_fraction``) and fitted voting
-        weights (``member_weights`` "auto" or "fitted"); ``method="swa"`` has
-        none. The networks train as without it.
+        Fit a linear model, ``LogisticRegression(max_iter=200)``, beside the networks,
+        and let it vote with the weight the held-out rows give it: its out-of-fold
+        predictions (a model per fold, fitted without the fold) join the snapshots' when
+        the voting weights are fitted, so it votes where it lowers the held-out log-loss
+        and gets no weight elsewhere. It then predicts from a model fitted on every
+        training row. It needs held-out rows (cross-fitting or ``validation_fraction``)
+        and fitted voting weights (``member_weights`` "auto" or "fitted");
+        ``method="swa"`` has none. The networks train as without it.
     validation_fraction : float or None, default=None
         Share of the training rows held out, stratified by class, as in
         ``MLPClassifier``. The network never trains on them; they rank the
@@ -381,8 +380,10 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
     def _target_rows(self, y):
         # scikeras' and Keras' convention: one-hot rows are classes 0..k-1
         # (one per column), and predictions are one-hot rows again
-        if sp.issparse(y) or not hasattr(y, "__array__") and not isinstance(
-            y, list | tuple
+        if (
+            sp.issparse(y)
+            or not hasattr(y, "__array__")
+            and not isinstance(y, list | tuple)
         ):
             return y, None
         try:
@@ -402,13 +403,14 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
                 " multilabel classification. Got a row with"
                 f" {int(labels[bad])} ones (row {bad})."
             )
-        return rows.argmax(axis=1), {"n_classes": rows.shape[1], "dtype": rows.dtype.str}
+        return rows.argmax(axis=1), {
+            "n_classes": rows.shape[1],
+            "dtype": rows.dtype.str,
+        }
 
     def _fit_target(self, y, loss, y_format):
         check_classification_targets(y)
-        categories = (
-            "auto" if y_format is None else [np.arange(y_format["n_classes"])]
-        )
+        categories = "auto" if y_format is None else [np.arange(y_format["n_classes"])]
         encoder = _ClassTarget(
             ClassifierLabelEncoder(loss=loss, categories=categories).fit(y),
             one_hot_y=y_format,

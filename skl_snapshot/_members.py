@@ -456,12 +456,9 @@ def linear_member_from_json(record, n_features, n_units):
             "records a linear_member whose kernel is not of shape"
             f" {(n_features, n_units)} and bias of shape {(n_units,)}."
         )
-    if not (
-        np.isfinite(kernel).all() and np.isfinite(bias).all() and 0 <= weight <= 1
-    ):
+    if not (np.isfinite(kernel).all() and np.isfinite(bias).all() and 0 <= weight <= 1):
         raise ValueError(
-            "records a linear_member with non-finite values or a weight outside"
-            " [0, 1]."
+            "records a linear_member with non-finite values or a weight outside [0, 1]."
         )
     return [kernel.astype(np.float32), bias.astype(np.float32)], weight
 

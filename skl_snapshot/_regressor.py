@@ -188,15 +188,14 @@ class SnapshotEnsembleRegressor(RegressorMixin, BaseSnapshotEnsemble):
         sum to one. ``"auto"``: ``"fitted"`` when the fit had held-out rows,
         else ``"uniform"``. Acts at prediction time.
     linear_member : bool, default=True
-        Fit a linear model, ``Ridge()`` on the standardised targets, beside the networks, and let it vote
-        with the weight the held-out rows give it: its out-of-fold
-        predictions (a model per fold, fitted without the fold) join the
-        snapshots' when the voting weights are fitted, so it votes where it
-        lowers the held-out squared error and gets no weight elsewhere. It then
-        predicts from a model fitted on every training row. It needs held-out
-        rows (cross-fitting or ``validation_fraction``) and fitted voting
-        weights (``member_weights`` "auto" or "fitted"); ``method="swa"`` has
-        none. The networks train as without it.
+        Fit a linear model, ``Ridge()`` on the standardised targets, beside the
+        networks, and let it vote with the weight the held-out rows give it: its
+        out-of-fold predictions (a model per fold, fitted without the fold) join the
+        snapshots' when the voting weights are fitted, so it votes where it lowers the
+        held-out squared error and gets no weight elsewhere. It then predicts from a
+        model fitted on every training row. It needs held-out rows (cross-fitting or
+        ``validation_fraction``) and fitted voting weights (``member_weights`` "auto" or
+        "fitted"); ``method="swa"`` has none. The networks train as without it.
     validation_fraction : float or None, default=None
         Share of the training rows held out at random, as in ``MLPRegressor``.
         The network never trains on them; they rank the snapshots

@@ -84,8 +84,7 @@ SCIKERAS_PARAMETERS = {
         " train your own Keras model with SnapshotEnsembleCallback"
     ),
     "validation_split": (
-        "set validation_fraction, which holds rows out to order and weight the"
-        " members"
+        "set validation_fraction, which holds rows out to order and weight the members"
     ),
     "validation_batch_size": "held-out rows are scored in one pass",
     "shuffle": "each network draws its own data order every epoch from random_state",
@@ -96,8 +95,7 @@ SCIKERAS_PARAMETERS = {
 #: scikeras' routing prefixes that have no destination here, and why.
 UNSUPPORTED_PREFIXES = {
     "predict": (
-        "the members predict through one compiled forward pass, not"
-        " keras.Model.predict"
+        "the members predict through one compiled forward pass, not keras.Model.predict"
     ),
     "compile": (
         "the network is trained by a compiled loop, not through"

@@ -78,7 +78,9 @@ def test_predictions_mix_the_linear_member_as_the_weights_say(voting):
     uniform = estimator._mean_vote(X_test)
     estimator.set_params(member_weights="fitted")
     X32 = X_test.astype(np.float32)
-    votes = np.stack(list(estimator._snapshot_votes(X32, range(estimator.n_snapshots_))))
+    votes = np.stack(
+        list(estimator._snapshot_votes(X32, range(estimator.n_snapshots_)))
+    )
     share = estimator.voting_weights_.sum()
     # all the weight on the linear member (the linear regression target): the
     # snapshots' own mean does not count
@@ -117,7 +119,9 @@ def test_the_linear_member_survives_pickling_and_directories(voting, tmp_path):
     estimator, X, y, X_test, _ = voting
     loaded = pickle.loads(pickle.dumps(estimator))
     np.testing.assert_array_equal(output(loaded, X_test), output(estimator, X_test))
-    saved = type(estimator)(**{**estimator.get_params(), "snapshot_dir": tmp_path / "r"})
+    saved = type(estimator)(
+        **{**estimator.get_params(), "snapshot_dir": tmp_path / "r"}
+    )
     saved.fit(X, y)
     from_dir = type(estimator).from_snapshot_dir(tmp_path / "r")
     assert from_dir.linear_weight_ == pytest.approx(saved.linear_weight_)
@@ -158,8 +162,8 @@ def test_there_is_no_linear_member_without_held_out_rows_or_when_off(task):
 def test_the_linear_member_does_not_change_the_networks(task):
     on = task.make(n_networks=2).fit(task.X, task.y)
     off = task.make(n_networks=2, linear_member=False).fit(task.X, task.y)
-    for first, second in zip(on.snapshot_weights_, off.snapshot_weights_):
-        for a, b in zip(first, second):
+    for first, second in zip(on.snapshot_weights_, off.snapshot_weights_, strict=True):
+        for a, b in zip(first, second, strict=True):
             np.testing.assert_array_equal(a, b)
     # without it the snapshots' weights alone sum to one
     assert off.voting_weights_.sum() == pytest.approx(1.0)
@@ -189,13 +193,14 @@ def test_return_std_mixes_and_spreads_with_the_linear_member(linear):
     mean, std = regressor.predict(X_test, return_std=True)
     np.testing.assert_allclose(mean, regressor.predict(X_test), rtol=1e-6, atol=1e-6)
     X32 = X_test.astype(np.float32)
-    votes = [v for v in regressor._snapshot_votes(X32, range(regressor.n_snapshots_))]
+    votes = list(regressor._snapshot_votes(X32, range(regressor.n_snapshots_)))
     kernel, bias = regressor.linear_member_
     votes.append(X32 @ kernel + bias)
     weights = np.append(regressor.voting_weights_, regressor.linear_weight_)
     centre = regressor._target_encoder.transform(mean.reshape(-1, 1))
     spread = np.sqrt(
-        sum(w * (v - centre) ** 2 for w, v in zip(weights, votes)) / weights.sum()
+        sum(w * (v - centre) ** 2 for w, v in zip(weights, votes, strict=True))
+        / weights.sum()
     )
     np.testing.assert_allclose(
         std, (spread * regressor.y_scale_).ravel(), rtol=1e-4, atol=1e-6

@@ -248,7 +248,7 @@ def test_model_is_the_network_with_the_newest_snapshot(task):
     newest = estimator._ordered_snapshots_by_age()[0]
     estimator.predict(task.X_test)  # loads every member into the network
     for weight, expected in zip(
-        estimator.model_.get_weights(), estimator.snapshot_weights_[newest]
+        estimator.model_.get_weights(), estimator.snapshot_weights_[newest], strict=True
     ):
         np.testing.assert_array_equal(weight, expected)
     assert estimator.target_encoder_ is estimator._target_encoder
@@ -272,7 +272,9 @@ def test_builders_get_the_encoders_in_meta(task):
 
 
 @pytest.mark.parametrize("loss", [None, "categorical_crossentropy"])
-def test_one_hot_targets_are_classes_and_predictions_one_hot_rows(blobs, loss, tmp_path):
+def test_one_hot_targets_are_classes_and_predictions_one_hot_rows(
+    blobs, loss, tmp_path
+):
     X, y, X_test, y_test = blobs
     one_hot = np.eye(3, dtype=np.uint8)[y]
     labels = fast_classifier(loss=loss).fit(X, y)
@@ -337,7 +339,9 @@ def test_metrics_reach_the_builder_compiled(task):
 
     task.make(model=builder, metrics="mae").fit(task.X, task.y)
     assert set(seen) == task.Estimator._compile_kwargs
-    assert [type(metric).__name__ for metric in seen["metrics"]] == ["MeanAbsoluteError"]
+    assert [type(metric).__name__ for metric in seen["metrics"]] == [
+        "MeanAbsoluteError"
+    ]
 
 
 class _Recorded(_Counting):
@@ -374,8 +378,10 @@ def test_a_loss_given_twice_must_agree(task):
         model.compile(optimizer=compile_kwargs["optimizer"], loss=compiled)
         return model
 
-    compiled = keras.losses.CategoricalHinge() if task.name == "classifier" else (
-        keras.losses.MeanAbsoluteError()
+    compiled = (
+        keras.losses.CategoricalHinge()
+        if task.name == "classifier"
+        else (keras.losses.MeanAbsoluteError())
     )
     given = "mse" if task.name == "regressor" else "sparse_categorical_crossentropy"
     with pytest.raises(ValueError, match="but model compiled with"):
@@ -398,7 +404,8 @@ def test_a_keras_wrappers_builder_gets_the_training_rows(task):
                 keras.Input((X.shape[1],)),
                 keras.layers.Dense(units, activation="relu"),
                 keras.layers.Dense(
-                    n_outputs, activation="softmax" if task.name == "classifier" else None
+                    n_outputs,
+                    activation="softmax" if task.name == "classifier" else None,
                 ),
             ]
         )
@@ -413,6 +420,8 @@ def test_a_keras_wrappers_builder_gets_the_training_rows(task):
     assert seen == [(task.X.shape, expected_y)]
     before = getattr(estimator, task.output_method)(task.X_test)
     del estimator._predictor  # as after unpickling: rebuilt on demand
-    np.testing.assert_allclose(getattr(estimator, task.output_method)(task.X_test), before)
+    np.testing.assert_allclose(
+        getattr(estimator, task.output_method)(task.X_test), before
+    )
     # rebuilt for prediction from a one-row stand-in of the same shape
     assert seen[1] == ((1, 4), (1, n_outputs) if n_outputs > 1 else (1,))
