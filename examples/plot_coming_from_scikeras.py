@@ -19,6 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import time  # noqa: E402
 
 import keras  # noqa: E402
+from sklearn.base import clone  # noqa: E402
 from sklearn.datasets import load_wine  # noqa: E402
 from sklearn.metrics import accuracy_score, log_loss  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
@@ -106,19 +107,12 @@ estimators = {
         batch_size=16,
         random_state=0,
     ),
-    # the keras.wrappers builder, unchanged: model_kwargs become model__*
-    "SnapshotEnsembleClassifier, X/y builder": SnapshotEnsembleClassifier(
-        model=build_for_keras_wrappers,
-        model__hidden=32,
-        epochs=60,
-        n_cycles=4,
-        t_mult=1.0,
-        n_networks=1,
-        lr_max=0.05,
-        batch_size=16,
-        random_state=0,
-    ),
 }
+# the same estimator with the keras.wrappers builder, unchanged: its
+# model_kwargs are the model__* parameters
+estimators["SnapshotEnsembleClassifier, X/y builder"] = clone(
+    estimators["SnapshotEnsembleClassifier"]
+).set_params(model=build_for_keras_wrappers)
 print(f"{'estimator':<40} {'accuracy':>8} {'log-loss':>9} {'fit s':>6}")
 for name, estimator in estimators.items():
     pipeline = make_pipeline(StandardScaler(), estimator)

@@ -68,6 +68,7 @@ from ._scikeras import (
     make_callbacks,
     make_compile_kwargs,
     make_loss,
+    optimizer_arguments,
     routed_params,
     seeded,
 )
@@ -478,14 +479,10 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
             self._extra_parameter_names(), self._builder(), type(self).__name__
         )
         params = self.get_params()
-        optimizer_params = routed_params(params, "optimizer")
+        optimizer_params, nested = optimizer_arguments(params)
         accepted = set(inspect.signature(keras.optimizers.SGD.__init__).parameters)
         accepted -= {"self", "kwargs"}
-        nested = sorted(name for name in optimizer_params if "__" in name)
         if nested:
-            # scikeras' rule: optimizer__a__b is an argument of the object given
-            # as optimizer__a, and SGD takes no such object (its one, the
-            # learning rate, is the schedule's)
             warnings.warn(
                 f"optimizer__{nested[0]} reaches no object: it would be an argument"
                 f" of optimizer__{nested[0].split('__')[0]}, and no argument of"
@@ -495,8 +492,6 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
                 stacklevel=3,
             )
         for name in optimizer_params:
-            if "__" in name:
-                continue
             if name not in accepted:
                 raise TypeError(
                     f"optimizer__{name} is not an argument of keras.optimizers.SGD."
@@ -832,11 +827,7 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
             self.lr_max,
             self.lr_min,
             self.momentum,
-            {
-                name: value
-                for name, value in routed_params(fit.params, "optimizer").items()
-                if "__" not in name  # reaches no object (warned about)
-            },
+            optimizer_arguments(fit.params)[0],
             clipnorm=None if self.clipnorm is None else float(self.clipnorm),
             shape=self.schedule,
         )
@@ -1447,16 +1438,24 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
             return None
         return weight
 
+    def _mixed_vote_weights(self, members):
+        """The fitted weights of snapshots ``members`` followed by the linear
+        member's, as they mix when it votes; None when it does not."""
+        weight = self._linear_vote_weight()
+        if weight is None:
+            return None
+        return [*np.asarray(self.voting_weights_)[list(members)], weight]
+
     def _with_linear_member(self, mean, X, members, linear=None):
         """``mean``, the vote of snapshots ``members``, mixed with the linear
         member's vote (``linear``, computed if None) as the fitted weights say:
         ``(W mean + w linear) / (W + w)``, W the members' fitted weights."""
-        weight = self._linear_vote_weight()
-        if weight is None:
+        mixed = self._mixed_vote_weights(members)
+        if mixed is None:
             return mean
         if linear is None:
             linear = linear_output(self.linear_member_, X, self._task)
-        members_weight = float(np.asarray(self.voting_weights_)[list(members)].sum())
+        members_weight, weight = float(np.sum(mixed[:-1])), mixed[-1]
         return (members_weight * mean + weight * linear) / (members_weight + weight)
 
     def _check_averaged_voting(self, who):
@@ -1480,14 +1479,11 @@ class BaseSnapshotEnsemble(CallbackSupportMixin, BaseEstimator, metaclass=ABCMet
             return self._checked_averaged_networks(), None
         members = self._member_indices()
         networks = [self.snapshot_weights_[i] for i in members]
-        weights = self._vote_weights(members)
-        linear = self._linear_vote_weight()
-        if linear is None:
-            return networks, weights
-        # the linear member is a one-layer network of the vote's units; the
-        # members' weights are their fitted ones, as _with_linear_member mixes
-        fitted = np.asarray(self.voting_weights_)[list(members)]
-        return [*networks, self.linear_member_], [*fitted, linear]
+        mixed = self._mixed_vote_weights(members)
+        if mixed is None:
+            return networks, self._vote_weights(members)
+        # the linear member is a one-layer network of the vote's units
+        return [*networks, self.linear_member_], mixed
 
     def _checked_averaged_networks(self):
         """The averaged networks that vote, once the prediction parameters are

@@ -190,8 +190,32 @@ _NUMPY_ACTIVATIONS = {
 _BLOCK_VALUES = 1 << 20
 
 _BLAS_CONTROLLER = None
-_BLAS_LIMIT = {"depth": 0, "limiter": None}
+# one process-wide limit per kind of pool ("blas", or None: every pool), shared
+# by overlapping contexts: the first sets it, the last gives the limits back
+_BLAS_LIMITS = {api: {"depth": 0, "limiter": None} for api in ("blas", None)}
 _BLAS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _one_thread(user_api):
+    """Thread pools of ``user_api`` (threadpoolctl's; None: all) limited to one
+    thread while the context runs."""
+    global _BLAS_CONTROLLER
+    limit = _BLAS_LIMITS[user_api]
+    with _BLAS_LOCK:
+        if _BLAS_CONTROLLER is None:
+            _BLAS_CONTROLLER = ThreadpoolController()
+        if limit["depth"] == 0:
+            limit["limiter"] = _BLAS_CONTROLLER.limit(limits=1, user_api=user_api)
+        limit["depth"] += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            limit["depth"] -= 1
+            if limit["depth"] == 0:
+                limit["limiter"].restore_original_limits()
+                limit["limiter"] = None
 
 
 @contextlib.contextmanager
@@ -210,21 +234,8 @@ def one_blas_thread():
     several threads) share one: the first sets it, the last gives the original
     limits back.
     """
-    global _BLAS_CONTROLLER
-    with _BLAS_LOCK:
-        if _BLAS_CONTROLLER is None:
-            _BLAS_CONTROLLER = ThreadpoolController()
-        if _BLAS_LIMIT["depth"] == 0:
-            _BLAS_LIMIT["limiter"] = _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
-        _BLAS_LIMIT["depth"] += 1
-    try:
+    with _one_thread("blas"):
         yield
-    finally:
-        with _BLAS_LOCK:
-            _BLAS_LIMIT["depth"] -= 1
-            if _BLAS_LIMIT["depth"] == 0:
-                _BLAS_LIMIT["limiter"].restore_original_limits()
-                _BLAS_LIMIT["limiter"] = None
 
 
 @contextlib.contextmanager
@@ -236,15 +247,8 @@ def one_thread_pools():
     TensorFlow's threads still spin on: ``LogisticRegression`` on digits' 898
     rows took 0.31 s with two threads against 0.007 s with one (2 cores).
     """
-    global _BLAS_CONTROLLER
-    with _BLAS_LOCK:
-        if _BLAS_CONTROLLER is None:
-            _BLAS_CONTROLLER = ThreadpoolController()
-    limiter = _BLAS_CONTROLLER.limit(limits=1)
-    try:
+    with _one_thread(None):
         yield
-    finally:
-        limiter.restore_original_limits()
 
 
 class MLPForward:

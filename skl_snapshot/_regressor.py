@@ -517,14 +517,14 @@ class SnapshotEnsembleRegressor(RegressorMixin, BaseSnapshotEnsemble):
         votes = list(self._snapshot_votes(X, members))
         *_, mean = self._running_means(votes, weights)
         weights = np.ones(len(members)) if weights is None else weights
-        linear_weight = self._linear_vote_weight()
-        if linear_weight is not None:
+        mixed = self._mixed_vote_weights(members)
+        if mixed is not None:
             # the linear member votes as in predict, and is one of the members
             # whose spread is measured, with the weights the mix gives them
             linear = linear_output(self.linear_member_, X, self._task)
             mean = self._with_linear_member(mean, X, members, linear)
             votes.append(linear)
-            weights = [*np.asarray(self.voting_weights_)[members], linear_weight]
+            weights = mixed
         squares = sum(
             weight * (vote - mean) ** 2
             for weight, vote in zip(weights, votes, strict=True)

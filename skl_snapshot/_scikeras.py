@@ -64,6 +64,7 @@ __all__ = [
     "make_callbacks",
     "make_compile_kwargs",
     "make_loss",
+    "optimizer_arguments",
     "routed_params",
     "seeded",
 ]
@@ -137,6 +138,19 @@ def check_scikeras_parameters(names, builder, estimator_name):
 def routed_params(params, destination):
     """The parameters routed to ``destination``, with the prefix removed."""
     return route_params(params, destination=destination, pass_filter=set())
+
+
+def optimizer_arguments(params):
+    """``(arguments, nested)``: the ``optimizer__*`` arguments for SGD, and the
+    sorted nested names (``a__b`` of ``optimizer__a__b``) that reach no object.
+
+    scikeras' rule: ``optimizer__a__b`` is an argument of the object given as
+    ``optimizer__a``, and SGD takes no such object (its one, the learning rate,
+    is the schedule's).
+    """
+    routed = routed_params(params, "optimizer")
+    nested = sorted(name for name in routed if "__" in name)
+    return {name: value for name, value in routed.items() if "__" not in name}, nested
 
 
 def make_loss(params):
