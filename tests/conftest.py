@@ -7,7 +7,11 @@ from typing import Any, NamedTuple  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from sklearn.base import is_classifier  # noqa: E402
-from sklearn.datasets import make_blobs, make_regression  # noqa: E402
+from sklearn.datasets import (  # noqa: E402
+    make_blobs,
+    make_classification,
+    make_regression,
+)
 
 from skl_snapshot import (  # noqa: E402
     SnapshotEnsembleClassifier,
@@ -66,6 +70,23 @@ def staged_output(estimator, X):
     if is_classifier(estimator):
         return estimator.staged_predict_proba(X)
     return estimator.staged_predict(X)
+
+
+def noisy_linear_classes(n_classes):
+    """A noisy, linear classification problem on which the networks do not
+    beat a linear model, so the held-out rows give the linear member a share:
+    120 training and 40 test rows."""
+    X, y = make_classification(
+        n_samples=160,
+        n_features=5,
+        n_informative=3,
+        n_redundant=0,
+        n_classes=n_classes,
+        flip_y=0.15,
+        class_sep=0.7,
+        random_state=0,
+    )
+    return X[:120], y[:120], X[120:], y[120:]
 
 
 def _blobs():

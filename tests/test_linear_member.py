@@ -5,30 +5,19 @@ import pickle
 
 import numpy as np
 import pytest
-from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import log_loss
 
 from skl_snapshot import SnapshotEnsembleClassifier, SnapshotEnsembleRegressor
 from skl_snapshot._persistence import SnapshotDirectoryError
 
-from .conftest import fast_classifier, fast_regressor, output, staged_output
-
-
-def _noisy_linear(n_classes):
-    """A noisy, linear problem on which the networks do not beat a linear model:
-    the held-out rows give the linear member a share."""
-    X, y = make_classification(
-        n_samples=160,
-        n_features=5,
-        n_informative=3,
-        n_redundant=0,
-        n_classes=n_classes,
-        flip_y=0.15,
-        class_sep=0.7,
-        random_state=0,
-    )
-    return X[:120], y[:120], X[120:], y[120:]
+from .conftest import (
+    fast_classifier,
+    fast_regressor,
+    noisy_linear_classes,
+    output,
+    staged_output,
+)
 
 
 @pytest.fixture(params=["binary", "multiclass", "regressor"])
@@ -38,7 +27,9 @@ def voting(request, linear):
         X, y, X_test, y_test = linear
         estimator = fast_regressor(n_networks=2, lr_max=0.05).fit(X, y)
     else:
-        X, y, X_test, y_test = _noisy_linear(2 if request.param == "binary" else 3)
+        X, y, X_test, y_test = noisy_linear_classes(
+            2 if request.param == "binary" else 3
+        )
         estimator = fast_classifier(n_networks=2).fit(X, y)
     assert 0 < estimator.linear_weight_ <= 1
     return estimator, X, y, X_test, y_test
@@ -140,7 +131,7 @@ def test_the_linear_member_survives_pickling_and_directories(voting, tmp_path):
     ],
 )
 def test_a_tampered_linear_member_is_refused(tmp_path, change, match):
-    X, y, _, _ = _noisy_linear(3)
+    X, y, _, _ = noisy_linear_classes(3)
     fast_classifier(n_networks=2, snapshot_dir=tmp_path / "r").fit(X, y)
     manifest_path = tmp_path / "r" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
@@ -172,7 +163,7 @@ def test_the_linear_member_does_not_change_the_networks(task):
 def test_a_fold_missing_a_class_leaves_the_linear_member_out():
     # class 2 has one row: some fold's complement... every fold but one holds it,
     # so the fold that holds it is fitted without class 2
-    X, y, _, _ = _noisy_linear(2)
+    X, y, _, _ = noisy_linear_classes(2)
     y = y.copy()
     y[0] = 2
     classifier = fast_classifier(n_networks=2).fit(X, y)

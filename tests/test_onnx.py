@@ -13,7 +13,11 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from skl_snapshot import register_onnx_converters  # noqa: E402
 
 from ._builders import small_net  # noqa: E402
-from .conftest import fast_classifier, fast_regressor  # noqa: E402
+from .conftest import (  # noqa: E402
+    fast_classifier,
+    fast_regressor,
+    noisy_linear_classes,
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -81,18 +85,7 @@ def test_pipeline_regressor_matches_predict(n_targets):
 
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_the_linear_member_is_exported(n_classes):
-    from sklearn.datasets import make_classification
-
-    X, y = make_classification(
-        n_samples=160,
-        n_features=5,
-        n_informative=3,
-        n_redundant=0,
-        n_classes=n_classes,
-        flip_y=0.15,
-        class_sep=0.7,
-        random_state=0,
-    )
+    X, y, _, _ = noisy_linear_classes(n_classes)
     X = X.astype(np.float32)
     classifier = fast_classifier(n_networks=2).fit(X, y)
     assert classifier.linear_weight_ > 0
@@ -107,7 +100,9 @@ def test_regressor_pipelines_export_their_linear_member():
     pipeline = make_pipeline(StandardScaler(), fast_regressor(n_networks=2)).fit(X, y)
     assert pipeline[-1].linear_weight_ > 0
     (predicted,) = _run(to_onnx(pipeline, X[:1]), X)
-    np.testing.assert_allclose(predicted.ravel(), pipeline.predict(X), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(
+        predicted.ravel(), pipeline.predict(X), rtol=1e-5, atol=1e-4
+    )
 
 
 def test_custom_networks_are_refused():

@@ -11,17 +11,8 @@ from sklearn.utils.estimator_checks import check_no_attributes_set_in_init
 
 from skl_snapshot import SnapshotEnsembleClassifier
 
+from ._builders import output_layer, small_net
 from .conftest import fast_classifier
-
-
-def _network(meta):
-    return keras.Sequential(
-        [
-            keras.Input((meta["n_features_in_"],)),
-            keras.layers.Dense(8, activation="relu"),
-            keras.layers.Dense(meta["n_classes_"], activation="softmax"),
-        ]
-    )
 
 
 @pytest.fixture
@@ -38,7 +29,7 @@ def float64():
 
 def test_custom_network_under_float64(blobs, float64):
     X, y, X_test, _ = blobs
-    classifier = fast_classifier(model=_network).fit(X, y)
+    classifier = fast_classifier(model=small_net).fit(X, y)
     proba = classifier.predict_proba(X_test)
     assert proba.shape == (len(X_test), 3) and np.isfinite(proba).all()
     assert np.isfinite(classifier.loss_history_).all()
@@ -49,10 +40,10 @@ def test_a_loss_without_reduction_trains_as_its_mean(blobs, weighted):
     X, y, X_test, _ = blobs
     weights = np.random.default_rng(0).uniform(0.5, 2.0, len(y)) if weighted else None
     per_row = fast_classifier(
-        model=_network, loss=keras.losses.SparseCategoricalCrossentropy(reduction=None)
+        model=small_net, loss=keras.losses.SparseCategoricalCrossentropy(reduction=None)
     ).fit(X, y, sample_weight=weights)
     reduced = fast_classifier(
-        model=_network, loss=keras.losses.SparseCategoricalCrossentropy()
+        model=small_net, loss=keras.losses.SparseCategoricalCrossentropy()
     ).fit(X, y, sample_weight=weights)
     np.testing.assert_allclose(
         per_row.predict_proba(X_test), reduced.predict_proba(X_test), atol=1e-5
@@ -187,15 +178,11 @@ def test_binary_targets_with_a_one_hot_loss(blobs, loss):
 
 
 def _builder(meta, compile_kwargs, units=8):
-    classifier = "n_classes_" in meta
     model = keras.Sequential(
         [
             keras.Input((meta["n_features_in_"],)),
             keras.layers.Dense(units, activation="relu"),
-            keras.layers.Dense(
-                meta["n_classes_"] if classifier else meta["n_outputs_"],
-                activation="softmax" if classifier else None,
-            ),
+            output_layer(meta),
         ]
     )
     model.compile(**{key: compile_kwargs[key] for key in ("optimizer", "loss")})
