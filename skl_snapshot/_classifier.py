@@ -291,6 +291,11 @@ class SnapshotEnsembleClassifier(ClassifierMixin, BaseSnapshotEnsemble):
         of the weighted mean of all snapshots (out of fold when cross-fitting:
         one weight per cycle, shared equally by its networks), used by
         ``member_weights="fitted"`` and ``"auto"``; None without held-out rows.
+    model_ : keras.Model
+        The Keras network holding the newest snapshot's weights (scikeras'
+        ``model_``), to inspect or save; predictions use every member.
+    target_encoder_ : object
+        The fitted target encoder (scikeras' ``target_encoder_``).
     linear_member_ : list of ndarray or None
         The linear member as a one-layer network: ``[kernel, bias]`` of shapes
         (n_features, n_units) and (n_units,) (a classifier's softmax logits,
