@@ -11,6 +11,7 @@ scikit-learn tags.
 import contextlib
 import random
 import sys
+import threading
 from collections.abc import Mapping
 
 import keras
@@ -316,14 +317,50 @@ def build_network(builder, params, user_param_names, meta, compile_kwargs, data)
     return builder(**build_params)
 
 
+class _ThreadSeeds:
+    """Python's ``random`` for Keras: one thread draws from its own generator.
+
+    Keras draws every unseeded initialiser's and dropout layer's seed from
+    Python's global ``random``. Other threads of the process draw from it too: in
+    a Dask worker the event loop draws a few times a second while a task runs,
+    so a fit that seeded the global generator got, now and then, other initial
+    weights than the same fit elsewhere (issue 18). Seeds drawn on the fitting
+    thread come from a generator of its own, seeded as the global one would be
+    (the same sequence, so an undisturbed fit is unchanged); other threads get
+    the global generator as before.
+    """
+
+    def __init__(self, seed):
+        self._thread = threading.get_ident()
+        self._own = random.Random(seed)
+
+    def __getattr__(self, name):
+        source = self._own if threading.get_ident() == self._thread else random
+        return getattr(source, name)
+
+
+def _keras_seed_source():
+    """The module whose ``python_random`` Keras draws default seeds from, or None."""
+    try:
+        from keras.src.random import seed_generator
+    except ImportError:  # pragma: no cover - a Keras without it
+        return None
+    if getattr(seed_generator, "python_random", None) is None:  # pragma: no cover
+        return None
+    return seed_generator
+
+
 @contextlib.contextmanager
 def seeded(seed, tensorflow=True):
     """Seed Python's, NumPy's and TensorFlow's global generators, then restore them.
 
-    Keras draws unseeded initialiser and dropout seeds from Python's ``random``.
-    Unlike scikeras' ``tensorflow_random_state`` this leaves TensorFlow's op
-    determinism off: on CPU the training ops used here give identical results
-    without it, and turning it on made a small fit about a third slower.
+    Keras draws unseeded initialiser and dropout seeds from Python's ``random``;
+    while this is active, those drawn on the calling thread come from a
+    generator of their own seeded with ``seed`` (see :class:`_ThreadSeeds`), so
+    other threads drawing from ``random`` cannot change them. Unlike scikeras'
+    ``tensorflow_random_state`` this leaves TensorFlow's op determinism off: on
+    CPU the training ops used here give identical results without it, and
+    turning it on made a small fit about a third slower.
 
     With ``tensorflow=False`` TensorFlow's global seed is left alone: changing it
     makes every compiled function rebuild its graph on its next call (about 0.2 s
@@ -333,13 +370,19 @@ def seeded(seed, tensorflow=True):
     python_state = random.getstate()
     numpy_state = np.random.get_state()
     tensorflow_seed = tf_get_seed() if tensorflow else None
+    keras_seeds = _keras_seed_source()
+    keras_source = keras_seeds.python_random if keras_seeds is not None else None
     try:
         random.seed(seed)
         np.random.seed(seed)
+        if keras_seeds is not None:
+            keras_seeds.python_random = _ThreadSeeds(seed)
         if tensorflow:
             tf_set_seed(seed)
         yield
     finally:
+        if keras_seeds is not None:
+            keras_seeds.python_random = keras_source
         random.setstate(python_state)
         np.random.set_state(numpy_state)
         if tensorflow:
